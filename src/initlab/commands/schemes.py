@@ -58,14 +58,11 @@ def run(args: argparse.Namespace) -> int:
                 "--shape needs a scheme name, such as `initlab schemes he_normal --shape 256,128`"
             )
         table = Table(title="Initialization schemes")
-        for column in (
-            "name",
-            "aliases",
-            "distribution",
-            "std or bound",
-            "default for",
-        ):
-            table.add_column(column)
+        # Names must stay whole and searchable; the prose columns may wrap.
+        name_width = max(len(entry.name) for entry in REGISTRY)
+        table.add_column("name", no_wrap=True, min_width=name_width)
+        for column in ("aliases", "distribution", "std or bound", "default for"):
+            table.add_column(column, overflow="fold")
         for entry in REGISTRY:
             try:
                 formula = build_scheme(entry.name).formula()
