@@ -166,7 +166,7 @@ def activation_module(name: str) -> nn.Module | None:
     """Return a fresh ``torch.nn`` activation module for ``name``, or None for linear.
 
     Raises:
-        ModelSpecError: for a name torch.nn does not define, listing close ones.
+        ModelSpecError: for a name that torch.nn does not define.
     """
     if name.lower() in _LINEAR_NAMES:
         return None
