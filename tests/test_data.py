@@ -1,13 +1,18 @@
 """Data sets: named ones, user files, standardisation, splits and errors."""
 
+import gzip
 import importlib.util
 import json
+import struct
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 from initlab.data import Dataset, load
+from initlab.data.idx import read_idx
+from initlab.data.split import stratified_split
 from initlab.errors import ConfigError, DataError
 
 # --- named data sets ----------------------------------------------------------
@@ -186,3 +191,506 @@ def test_load_invalid_test_fraction(fraction):
 def test_load_invalid_seed(seed):
     with pytest.raises(ConfigError, match="seed"):
         load("digits", seed=seed)
+
+
+# --- file helpers -------------------------------------------------------------
+
+IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C}
+IDX_CODES |= {np.float32: 0x0D, np.float64: 0x0E}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode ``array`` as an IDX file: magic number, big-endian sizes, data."""
+    code = IDX_CODES[array.dtype.type]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_idx(path, array, *, gzipped=False):
+    content = idx_bytes(array)
+    if gzipped:
+        path = path.with_name(path.name + ".gz")
+        content = gzip.compress(content)
+    path.write_bytes(content)
+    return path
+
+
+def small_images(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 4, 5), dtype=np.uint8)
+    labels = (np.arange(n) % 3).astype(np.uint8)
+    return images, labels
+
+
+def write_idx_folder(folder, *, gzipped=False, names=None):
+    names = names or {
+        "train-images-idx3-ubyte": small_images(0, 30)[0],
+        "train-labels-idx1-ubyte": small_images(0, 30)[1],
+        "t10k-images-idx3-ubyte": small_images(1, 9)[0],
+        "t10k-labels-idx1-ubyte": small_images(1, 9)[1],
+    }
+    folder.mkdir(exist_ok=True)
+    return {
+        name: write_idx(folder / name, array, gzipped=gzipped)
+        for name, array in names.items()
+    }
+
+
+def write_npz(path, **overrides):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.normal(5.0, 2.0, size=(40, 6)),
+        "y_train": np.arange(40) % 4,
+        "x_test": rng.normal(5.0, 2.0, size=(12, 6)),
+        "y_test": np.arange(12) % 4,
+    }
+    arrays.update(overrides)
+    arrays = {name: value for name, value in arrays.items() if value is not None}
+    np.savez(path, **arrays)
+    return path, arrays
+
+
+def write_csv(path, rows, header="a,b,label"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def csv_rows(n: int = 20) -> list[str]:
+    return [f"{i * 0.5},{(i * 7) % 5},{i % 2}" for i in range(n)]
+
+
+# --- IDX ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_idx_folder_loads(tmp_path, gzipped):
+    write_idx_folder(tmp_path / "mnist", gzipped=gzipped)
+    data = load(str(tmp_path / "mnist"))
+    train_images, train_labels = small_images(0, 30)
+    assert data.x_train.shape == (30, 20)
+    assert data.x_test.shape == (9, 20)
+    assert data.image_shape == (1, 4, 5)
+    assert data.num_classes == 3
+    assert np.array_equal(data.y_train, train_labels)
+    assert data.split == {"method": "given", "seed": None}
+    assert data.as_images().x_train.shape == (30, 1, 4, 5)
+
+
+def test_idx_folder_standardises_with_train_statistics(tmp_path):
+    write_idx_folder(tmp_path / "mnist")
+    data = load(str(tmp_path / "mnist"))
+    train = small_images(0, 30)[0].reshape(30, 20).astype(np.float64)
+    test = small_images(1, 9)[0].reshape(9, 20).astype(np.float64)
+    expected = (test - train.mean(axis=0)) / train.std(axis=0)
+    assert np.allclose(data.x_test, expected, atol=1e-5)
+
+
+def test_idx_folder_dotted_names(tmp_path):
+    images, labels = small_images(0, 12)
+    names = {
+        "train-images.idx3-ubyte": images,
+        "train-labels.idx1-ubyte": labels,
+        "t10k-images.idx3-ubyte": images[:6],
+        "t10k-labels.idx1-ubyte": labels[:6],
+    }
+    write_idx_folder(tmp_path / "fashion", names=names)
+    assert load(str(tmp_path / "fashion")).num_train == 12
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
+)
+def test_read_idx_round_trip(tmp_path, dtype):
+    array = (np.arange(24).reshape(2, 3, 4) - 7).astype(dtype)
+    path = write_idx(tmp_path / "values-idx3", array)
+    result = read_idx(path)
+    assert result.dtype == np.dtype(dtype)
+    assert np.array_equal(result, array)
+
+
+def test_idx_wrong_magic_number(tmp_path):
+    paths = write_idx_folder(tmp_path / "mnist")
+    path = paths["train-images-idx3-ubyte"]
+    path.write_bytes(b"\x12\x34" + path.read_bytes()[2:])
+    with pytest.raises(DataError, match="wrong magic number 0x12340803") as error:
+        load(str(tmp_path / "mnist"))
+    assert str(path) in str(error.value)
+
+
+def test_idx_unknown_type_code(tmp_path):
+    paths = write_idx_folder(tmp_path / "mnist")
+    path = paths["t10k-labels-idx1-ubyte"]
+    path.write_bytes(b"\x00\x00\x0a" + path.read_bytes()[3:])
+    with pytest.raises(DataError, match="wrong magic number 0x00000A01") as error:
+        load(str(tmp_path / "mnist"))
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_idx_truncated_data(tmp_path, gzipped):
+    paths = write_idx_folder(tmp_path / "mnist")
+    path = paths["train-images-idx3-ubyte"]
+    content = path.read_bytes()[:-7]
+    if gzipped:
+        path.unlink()
+        path = path.with_name(path.name + ".gz")
+        content = gzip.compress(content)
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="truncated data") as error:
+        load(str(tmp_path / "mnist"))
+    assert str(path) in str(error.value)
+
+
+def test_idx_truncated_header(tmp_path):
+    paths = write_idx_folder(tmp_path / "mnist")
+    path = paths["train-labels-idx1-ubyte"]
+    path.write_bytes(path.read_bytes()[:6])
+    with pytest.raises(DataError, match="truncated IDX header") as error:
+        load(str(tmp_path / "mnist"))
+    assert str(path) in str(error.value)
+
+
+def test_idx_extra_bytes(tmp_path):
+    paths = write_idx_folder(tmp_path / "mnist")
+    path = paths["t10k-images-idx3-ubyte"]
+    path.write_bytes(path.read_bytes() + b"\x00\x01")
+    with pytest.raises(DataError, match="extra bytes") as error:
+        load(str(tmp_path / "mnist"))
+    assert str(path) in str(error.value)
+
+
+def test_idx_invalid_gzip(tmp_path):
+    paths = write_idx_folder(tmp_path / "mnist", gzipped=True)
+    path = paths["train-labels-idx1-ubyte"]
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="not a valid gzip file") as error:
+        load(str(tmp_path / "mnist"))
+    assert str(path) in str(error.value)
+
+
+def test_idx_label_count_disagrees(tmp_path):
+    images, labels = small_images(0, 10)
+    names = {
+        "train-images-idx3-ubyte": images,
+        "train-labels-idx1-ubyte": labels[:8],
+        "t10k-images-idx3-ubyte": images,
+        "t10k-labels-idx1-ubyte": labels,
+    }
+    write_idx_folder(tmp_path / "mnist", names=names)
+    with pytest.raises(DataError, match="holds 8 labels") as error:
+        load(str(tmp_path / "mnist"))
+    assert "train-labels-idx1-ubyte" in str(error.value)
+
+
+def test_idx_image_shapes_disagree(tmp_path):
+    images, labels = small_images(0, 10)
+    names = {
+        "train-images-idx3-ubyte": images,
+        "train-labels-idx1-ubyte": labels,
+        "t10k-images-idx3-ubyte": images[:, :, :4],
+        "t10k-labels-idx1-ubyte": labels,
+    }
+    write_idx_folder(tmp_path / "mnist", names=names)
+    with pytest.raises(DataError, match=r"\(4, 5\).*\(4, 4\)") as error:
+        load(str(tmp_path / "mnist"))
+    assert "mnist" in str(error.value)
+
+
+def test_idx_labels_not_a_vector(tmp_path):
+    images, labels = small_images(0, 10)
+    names = {
+        "train-images-idx3-ubyte": images,
+        "train-labels-idx1-ubyte": images,
+        "t10k-images-idx3-ubyte": images,
+        "t10k-labels-idx1-ubyte": labels,
+    }
+    write_idx_folder(tmp_path / "mnist", names=names)
+    with pytest.raises(DataError, match="expected a vector") as error:
+        load(str(tmp_path / "mnist"))
+    assert "train-labels-idx1-ubyte" in str(error.value)
+
+
+def test_idx_test_label_out_of_range(tmp_path):
+    images, labels = small_images(0, 10)
+    names = {
+        "train-images-idx3-ubyte": images,
+        "train-labels-idx1-ubyte": labels,
+        "t10k-images-idx3-ubyte": images,
+        "t10k-labels-idx1-ubyte": np.full(10, 7, dtype=np.uint8),
+    }
+    write_idx_folder(tmp_path / "mnist", names=names)
+    with pytest.raises(
+        DataError, match="test label 7 at sample 0 is out of range"
+    ) as error:
+        load(str(tmp_path / "mnist"))
+    assert "mnist" in str(error.value)
+
+
+def test_idx_missing_file(tmp_path):
+    paths = write_idx_folder(tmp_path / "mnist")
+    paths["t10k-images-idx3-ubyte"].unlink()
+    with pytest.raises(
+        DataError, match="missing IDX files: t10k-images-idx3-ubyte"
+    ) as error:
+        load(str(tmp_path / "mnist"))
+    assert "mnist" in str(error.value)
+
+
+# --- npz ------------------------------------------------------------------------
+
+
+def test_npz_loads(tmp_path):
+    path, arrays = write_npz(tmp_path / "data.npz")
+    data = load(str(path))
+    expected = (arrays["x_test"] - arrays["x_train"].mean(axis=0)) / arrays[
+        "x_train"
+    ].std(axis=0)
+    assert data.x_train.shape == (40, 6)
+    assert data.num_classes == 4
+    assert data.image_shape is None
+    assert np.allclose(data.x_test, expected, atol=1e-5)
+    assert np.array_equal(data.y_test, arrays["y_test"])
+
+
+def test_npz_images_get_image_shape(tmp_path):
+    rng = np.random.default_rng(1)
+    path, _ = write_npz(
+        tmp_path / "images.npz",
+        x_train=rng.random((40, 2, 3, 3)),
+        x_test=rng.random((12, 2, 3, 3)),
+    )
+    data = load(str(path))
+    assert data.input_shape == (18,)
+    assert data.image_shape == (2, 3, 3)
+
+
+def test_npz_integral_float_labels(tmp_path):
+    path, _ = write_npz(
+        tmp_path / "data.npz", y_train=(np.arange(40) % 4).astype(np.float32)
+    )
+    assert load(str(path)).y_train.dtype == np.int64
+
+
+def test_npz_constant_feature_centred(tmp_path):
+    rng = np.random.default_rng(2)
+    x_train = rng.random((40, 3))
+    x_train[:, 1] = 4.0
+    x_test = rng.random((12, 3))
+    path, _ = write_npz(tmp_path / "data.npz", x_train=x_train, x_test=x_test)
+    data = load(str(path))
+    assert data.unscaled_features == [1]
+    assert np.all(data.x_train[:, 1] == 0.0)
+    assert np.allclose(data.x_test[:, 1], x_test[:, 1] - 4.0, atol=1e-6)
+
+
+NPZ_CASES = {
+    "missing arrays": ({"y_test": None}, r"missing arrays y_test \(the archive has"),
+    "nan": ({"x_train": np.full((40, 6), np.nan)}, "NaN or infinite values"),
+    "inf": ({"x_test": np.full((12, 6), np.inf)}, "NaN or infinite values"),
+    "float labels": ({"y_train": np.full(40, 1.5)}, "not an integer"),
+    "negative labels": ({"y_test": np.full(12, -1)}, "negative label"),
+    "string labels": ({"y_train": np.array(["a"] * 40)}, "dtype <U1"),
+    "sample counts": (
+        {"y_train": np.zeros(39, dtype=int)},
+        "40 samples but y_train has 39",
+    ),
+    "feature shapes": ({"x_test": np.zeros((12, 5))}, r"\(6,\).*\(5,\)"),
+    "out of range": ({"y_test": np.full(12, 4)}, "out of range"),
+    "vector features": ({"x_train": np.zeros(40)}, "expected \\(samples, features\\)"),
+    "empty split": (
+        {"x_test": np.zeros((0, 6)), "y_test": np.zeros(0, dtype=int)},
+        "no samples",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NPZ_CASES)
+def test_npz_malformed(tmp_path, case):
+    overrides, message = NPZ_CASES[case]
+    path, _ = write_npz(tmp_path / "bad.npz", **overrides)
+    with pytest.raises(DataError, match=message) as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_npz_object_array_rejected(tmp_path):
+    path = tmp_path / "objects.npz"
+    rows = np.empty(3, dtype=object)
+    np.savez(path, x_train=rows, y_train=rows, x_test=rows, y_test=rows)
+    with pytest.raises(DataError, match="unpickling") as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_npz_not_an_archive(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"PK\x03\x04 this is no zip archive")
+    with pytest.raises(DataError, match="not a readable .npz archive") as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+# --- CSV ------------------------------------------------------------------------
+
+
+def test_csv_loads_default_label_column(tmp_path):
+    path = write_csv(tmp_path / "data.csv", csv_rows())
+    data = load(str(path))
+    assert data.num_train == 16
+    assert data.num_test == 4
+    assert data.input_shape == (2,)
+    assert data.num_classes == 2
+    assert data.image_shape is None
+    assert data.split["method"] == "stratified"
+
+
+def test_csv_features_exclude_label(tmp_path):
+    path = write_csv(tmp_path / "data.csv", csv_rows(), header="a,label,b")
+    data = load(str(path))
+    mean = np.array(data.standardization["mean"])
+    std = np.array(data.standardization["std"])
+    restored = data.x_train * std + mean
+    assert data.input_shape == (2,)
+    assert data.num_classes == 5
+    assert set(np.round(restored[:, 0] * 2).astype(int)) <= set(range(20))
+    assert set(np.round(restored[:, 1]).astype(int)) == {0, 1}
+
+
+def test_csv_label_suffix(tmp_path):
+    path = write_csv(tmp_path / "data.csv", csv_rows(), header="a,target,b")
+    data = load(f"{path}:label=target")
+    assert data.name == f"{path}:label=target"
+    assert data.num_classes == 5
+
+
+def test_csv_label_column_argument(tmp_path):
+    path = write_csv(tmp_path / "data.csv", csv_rows(), header="a,target,b")
+    assert load(str(path), label_column="b").num_classes == 2
+
+
+def test_csv_gzipped(tmp_path):
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(
+        gzip.compress(("a,b,label\n" + "\n".join(csv_rows()) + "\n").encode())
+    )
+    assert load(str(path)).num_train == 16
+
+
+def test_csv_quoted_header(tmp_path):
+    path = write_csv(tmp_path / "data.csv", csv_rows(), header='"a","b","label"')
+    assert load(str(path)).num_test == 4
+
+
+def test_csv_two_label_names_rejected(tmp_path):
+    path = write_csv(tmp_path / "data.csv", csv_rows())
+    with pytest.raises(ConfigError, match="named twice"):
+        load(f"{path}:label=label", label_column="b")
+
+
+CSV_CASES = {
+    "missing label column": (csv_rows(), "a,b,target", "'label' is missing"),
+    "duplicate label column": (csv_rows(), "label,b,label", "more than once"),
+    "non-numeric cell": (
+        csv_rows() + ["1,x,0"],
+        "a,b,label",
+        "line 22, column 'b': 'x'",
+    ),
+    "empty cell": (csv_rows() + [",1,0"], "a,b,label", "line 22, column 'a': ''"),
+    "nan": (csv_rows() + ["nan,1,0"], "a,b,label", "first on line 22 in column 'a'"),
+    "inf label": (csv_rows() + ["1,1,inf"], "a,b,label", "in column 'label'"),
+    "fractional label": (csv_rows() + ["1,1,0.5"], "a,b,label", "label 0.5 on line 22"),
+    "negative label": (csv_rows() + ["1,1,-2"], "a,b,label", "label -2 on line 22"),
+    "ragged rows": (csv_rows() + ["1,1"], "a,b,label", "line 22 has 2 fields"),
+    "header disagrees": (
+        csv_rows(),
+        "a,b,c,label",
+        "names 4 columns but the rows have 3",
+    ),
+    "no data rows": ([], "a,b,label", "no data rows"),
+    "label only": (["0", "1", "0", "1"], "label", "no features"),
+}
+
+
+@pytest.mark.parametrize("case", CSV_CASES)
+def test_csv_malformed(tmp_path, case):
+    rows, header, message = CSV_CASES[case]
+    path = write_csv(tmp_path / "bad.csv", rows, header=header)
+    with pytest.raises(DataError, match=message) as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_csv_line_numbers_count_blank_lines(tmp_path):
+    path = write_csv(tmp_path / "gaps.csv", [*csv_rows(4), "", "", "1,1,oops"])
+    with pytest.raises(DataError, match="line 8, column 'label': 'oops'"):
+        load(str(path))
+
+
+def test_csv_byte_order_mark(tmp_path):
+    rows = [f"{i % 3},{i * 0.5},{i}" for i in range(20)]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\ufefflabel,a,b\n" + "\n".join(rows)).encode("utf-8"))
+    assert load(str(path)).num_classes == 3
+
+
+def test_csv_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(DataError, match="empty") as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_csv_missing_class_warns(tmp_path):
+    rows = [f"{i},{i % 3},{1 + i % 2}" for i in range(20)]
+    path = write_csv(tmp_path / "one-based.csv", rows)
+    with pytest.warns(UserWarning, match=r"classes \[0\] have no training samples"):
+        load(str(path))
+
+
+# --- paths ------------------------------------------------------------------------
+
+
+def test_load_missing_path(tmp_path):
+    path = tmp_path / "nowhere.npz"
+    with pytest.raises(DataError, match="not found") as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_load_unsupported_file(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("1 2 3\n")
+    with pytest.raises(DataError, match="unsupported data file") as error:
+        load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_load_label_suffix_on_npz(tmp_path):
+    path, _ = write_npz(tmp_path / "data.npz")
+    with pytest.raises(DataError, match="only to CSV files"):
+        load(f"{path}:label=y")
+
+
+# --- split ------------------------------------------------------------------------
+
+
+def test_split_keeps_every_class_in_training():
+    labels = np.array([0, 0, 0, 0, 1, 2, 2])
+    train, test = stratified_split(labels, test_fraction=0.5, seed=0, source="toy")
+    assert set(labels[train].tolist()) == {0, 1, 2}
+    assert len(test) == 4
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(7))
+
+
+def test_split_one_sample_rejected():
+    with pytest.raises(DataError, match="at least 2"):
+        stratified_split(np.array([0]), test_fraction=0.2, seed=0, source="toy")
+
+
+def test_split_no_missing_class_warning_for_digits():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load("digits", seed=3)

@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -67,28 +68,40 @@ def load_npz(path: Path) -> RawData:
     """
     source = str(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise DataError(
-                    f"{source}: holds a single array, not a .npz archive; save the "
-                    f"splits with numpy.savez(path, {', '.join(f'{a}=...' for a in NPZ_ARRAYS)})"
-                )
-            missing = [name for name in NPZ_ARRAYS if name not in archive.files]
-            if missing:
-                raise DataError(
-                    f"{source}: missing arrays {', '.join(missing)} (the archive has "
-                    f"{', '.join(archive.files) or 'no arrays'}); a .npz data file "
-                    f"needs {', '.join(NPZ_ARRAYS)}"
-                )
-            arrays = {name: archive[name] for name in NPZ_ARRAYS}
+        archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise DataError(f"{source}: not a readable .npz archive ({error})") from None
     except ValueError as error:
-        # np.load raises ValueError for pickled content with allow_pickle=False.
+        # np.load raises ValueError for content it could only unpickle.
         raise DataError(
-            f"{source}: cannot be loaded without unpickling ({error}); store "
-            "numeric arrays only"
+            f"{source}: not a .npz archive of numeric arrays ({error})"
         ) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(
+            f"{source}: holds a single array, not a .npz archive; save the splits "
+            f"with numpy.savez(path, {', '.join(f'{a}=...' for a in NPZ_ARRAYS)})"
+        )
+
+    with archive:
+        missing = [name for name in NPZ_ARRAYS if name not in archive.files]
+        if missing:
+            raise DataError(
+                f"{source}: missing arrays {', '.join(missing)} (the archive has "
+                f"{', '.join(archive.files) or 'no arrays'}); a .npz data file "
+                f"needs {', '.join(NPZ_ARRAYS)}"
+            )
+        try:
+            arrays = {name: archive[name] for name in NPZ_ARRAYS}
+        except ValueError as error:
+            # Object arrays are stored pickled, and allow_pickle=False rejects them.
+            raise DataError(
+                f"{source}: cannot be loaded without unpickling ({error}); store "
+                "numeric arrays only"
+            ) from None
+        except (zipfile.BadZipFile, EOFError, OSError) as error:
+            raise DataError(
+                f"{source}: a corrupt array in the archive ({error})"
+            ) from None
 
     for name in ("x_train", "x_test"):
         check_features(arrays[name], source=source, array=name)
@@ -146,14 +159,15 @@ def load_csv(path: Path, label_column: str) -> RawData:
         raise DataError(f"{source}: the file has a header but no data rows")
     try:
         table = np.loadtxt(
-            io.StringIO(body), delimiter=",", quotechar='"', dtype=np.float64, ndmin=2
+            io.StringIO(body),
+            delimiter=",",
+            quotechar='"',
+            comments=None,
+            dtype=np.float64,
+            ndmin=2,
         )
     except ValueError as error:
-        # NumPy counts rows from 0 at the first data row and skips blank lines.
-        raise DataError(
-            f"{source}: {error} (rows are counted from 0 after the header); "
-            "every cell must be a number"
-        ) from None
+        raise DataError(f"{source}: {_find_bad_cell(body, columns, error)}") from None
     if table.shape[1] != len(columns):
         raise DataError(
             f"{source}: the header names {len(columns)} columns but the rows have "
@@ -166,20 +180,70 @@ def load_csv(path: Path, label_column: str) -> RawData:
     if not finite.all():
         row, column = np.argwhere(~finite)[0]
         raise DataError(
-            f"{source}: {int((~finite).sum())} NaN or infinite values, the first "
-            f"in data row {row} (counted from 0 after the header), column "
-            f"'{columns[column]}'; remove or impute them before loading"
+            f"{source}: {int((~finite).sum())} NaN or infinite values, the first on "
+            f"line {_line_of_row(body, row)} in column '{columns[column]}'; remove "
+            "or impute them before loading"
         )
     label_index = columns.index(label_column)
+    labels = table[:, label_index]
+    invalid = (labels != np.round(labels)) | (labels < 0)
+    if invalid.any():
+        row = int(np.flatnonzero(invalid)[0])
+        raise DataError(
+            f"{source}: label {labels[row]:g} on line {_line_of_row(body, row)} is "
+            "not a class index; labels must be integers 0, 1, ..., num_classes - 1"
+        )
     x = np.delete(table, label_index, axis=1)
     check_features(x, source=source, array="the feature columns")
-    y = check_labels(
-        table[:, label_index], source=source, array=f"column '{label_column}'"
-    )
+    y = check_labels(labels, source=source, array=f"column '{label_column}'")
     return RawData(x_train=x, y_train=y)
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # utf-8-sig drops the byte order mark that spreadsheet programs write.
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _data_rows(body: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield the file line number and fields of each non-blank data row.
+
+    NumPy's loadtxt skips blank lines, so the n-th row yielded here is row n
+    of its table. Line 1 is the header.
+    """
+    reader = csv.reader(io.StringIO(body))
+    for fields in reader:
+        if fields and any(field.strip() for field in fields):
+            yield reader.line_num + 1, fields
+
+
+def _line_of_row(body: str, row: int) -> int:
+    for index, (line, _) in enumerate(_data_rows(body)):
+        if index == row:
+            return line
+    return -1
+
+
+def _find_bad_cell(body: str, columns: list[str], error: ValueError) -> str:
+    """Describe the first row or cell that NumPy's loadtxt could not parse.
+
+    loadtxt's own message counts rows differently for different problems,
+    so the file is scanned again (only on this error path) to give a line
+    number and column name. Falls back to NumPy's message.
+    """
+    for line, fields in _data_rows(body):
+        if len(fields) != len(columns):
+            return (
+                f"line {line} has {len(fields)} fields but the header names "
+                f"{len(columns)} columns; every row needs one value per column"
+            )
+        for name, field in zip(columns, fields, strict=True):
+            try:
+                float(field)
+            except ValueError:
+                return (
+                    f"line {line}, column '{name}': {field!r} is not a number; "
+                    "every cell must be a number"
+                )
+    return f"cannot be parsed as numbers ({error})"
