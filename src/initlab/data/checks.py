@@ -8,7 +8,7 @@ from initlab.errors import DataError
 
 
 def check_features(x: np.ndarray, *, source: str, array: str) -> np.ndarray:
-    """Check that ``x`` holds at least one sample of finite real numbers.
+    """Check that ``x`` contains at least one sample of finite real numbers.
 
     Returns ``x`` unchanged. ``source`` (a file name or data set name) and
     ``array`` (such as ``x_train``) go into the error message.

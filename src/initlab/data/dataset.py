@@ -20,9 +20,9 @@ class Dataset:
     ``(features,)``) and :meth:`as_images` reshapes them to
     ``image_shape = (channels, rows, columns)`` for a convolutional network.
 
-    ``standardization`` is plain data: ``mean`` and ``std`` hold one float
-    per flat feature, computed on the training split (population std,
-    ``ddof=0``), and ``unscaled_features`` lists the flat indices of the
+    ``standardization`` is plain data. Its ``mean`` and ``std`` contain one
+    float per flat feature, computed on the training split (population std,
+    ``ddof=0``). Its ``unscaled_features`` lists the flat indices of the
     features that are constant on the training split, which were centred
     but not divided by their zero std. ``split`` records how the test split
     was made (``method`` is ``stratified``, ``given`` or ``generated``).

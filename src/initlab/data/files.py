@@ -45,8 +45,8 @@ def load_idx_folder(folder: Path) -> RawData:
         images, label_path = f"{split} images", paths[f"{split} labels"]
         if arrays[images].shape[0] != labels[f"{split} labels"].shape[0]:
             raise DataError(
-                f"{label_path}: holds {labels[f'{split} labels'].shape[0]} labels "
-                f"but {paths[images]} holds {arrays[images].shape[0]} images; "
+                f"{label_path}: contains {labels[f'{split} labels'].shape[0]} labels "
+                f"but {paths[images]} contains {arrays[images].shape[0]} images; "
                 "they must agree"
             )
     check_same_sample_shape(
@@ -78,7 +78,7 @@ def load_npz(path: Path) -> RawData:
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(
-            f"{source}: holds a single array, not a .npz archive; save the splits "
+            f"{source}: contains a single array, not a .npz archive; save the splits "
             f"with numpy.savez(path, {', '.join(f'{a}=...' for a in NPZ_ARRAYS)})"
         )
 
@@ -125,8 +125,8 @@ def load_npz(path: Path) -> RawData:
 def load_csv(path: Path, label_column: str) -> RawData:
     """Read a CSV file with a header row, one sample per row, into unsplit data.
 
-    The column named ``label_column`` holds integer class indices; every
-    other column is a numeric feature. Fields are separated by commas and
+    The column named ``label_column`` contains integer class indices, and
+    every other column is a numeric feature. Fields are separated by commas and
     may be quoted with double quotes. A name ending in ``.gz`` is gunzipped.
     """
     source = str(path)
@@ -148,10 +148,12 @@ def load_csv(path: Path, label_column: str) -> RawData:
         found = (
             "is missing" if label_column not in columns else "appears more than once"
         )
-        shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
+        listed_columns = ", ".join(columns[:10]) + (
+            ", ..." if len(columns) > 10 else ""
+        )
         raise DataError(
             f"{source}: the label column '{label_column}' {found} in the header "
-            f"(columns: {shown}); name the label column with "
+            f"(columns: {listed_columns}); name the label column with "
             f"'{source}:label=NAME'"
         )
 

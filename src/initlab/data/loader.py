@@ -43,9 +43,9 @@ def load(
       features with random labels over 10 classes, drawn from ``seed``;
     * a folder with the four MNIST or Fashion-MNIST IDX files;
     * a ``.npz`` archive with ``x_train``, ``y_train``, ``x_test``, ``y_test``;
-    * a ``.csv`` (or ``.csv.gz``) file with a header row; the label column is
-      named by ``label_column``, by a ``:label=NAME`` suffix
-      (``data.csv:label=target``), or is ``label`` by default.
+    * a ``.csv`` (or ``.csv.gz``) file with a header row. The label column
+      is ``label`` unless ``label_column`` or a ``:label=NAME`` suffix
+      (``data.csv:label=target``) names another.
 
     ``digits``, ``mnist-5k`` and CSV files come unsplit and are split by
     :func:`~initlab.data.split.stratified_split` with ``test_fraction`` and

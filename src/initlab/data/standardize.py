@@ -2,8 +2,8 @@
 
 Every variance argument behind the initialization schemes assumes inputs of
 zero mean and unit variance, so each feature ``j`` becomes
-``(x[:, j] - mean[j]) / std[j]``, with ``mean`` and the population ``std``
-(``ddof=0``) computed on the training split only, so no test statistics leak
+``(x[:, j] - mean[j]) / std[j]``. The ``mean`` and the population ``std``
+(``ddof=0``) come from the training split only, so no test statistics leak
 into training. A feature that is constant on the training split (``std`` is
 0, such as the always-blank corner pixels of the digits images) is only
 centred: dividing by 0 is undefined, and the centred training values are
