@@ -177,16 +177,34 @@ class Dirac:
     """The Dirac delta kernel: a convolution that passes its input through.
 
     With ``groups`` groups, each group's first ``min(out/groups, in)``
-    output channels copy the matching input channels.
+    output channels copy the matching input channels, so the weight has
+    that many ones per group at the kernel centre and zeros elsewhere.
+    ``shape`` is the weight's shape in PyTorch's layout; without it the
+    moments are unknown (NaN).
     """
 
     groups: int
+    shape: tuple[int, ...] | None = None
+
+    def ones(self) -> int:
+        """Return the number of entries set to one."""
+        if self.shape is None:
+            raise ValueError("the number of ones needs the weight shape")
+        return self.groups * min(self.shape[0] // self.groups, self.shape[1])
+
+    def _fraction_of_ones(self) -> float:
+        if self.shape is None:
+            return math.nan
+        count = math.prod(self.shape)
+        return self.ones() / count if count else 0.0
 
     def value_mean(self) -> float:
-        return math.nan
+        return self._fraction_of_ones()
 
     def value_std(self) -> float:
-        return math.nan
+        # Entries are 0 or 1, a Bernoulli population with p the share of ones.
+        p = self._fraction_of_ones()
+        return math.sqrt(p * (1 - p))
 
     def support(self) -> tuple[float, float]:
         return (0.0, 1.0)
