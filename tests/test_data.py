@@ -491,6 +491,11 @@ NPZ_CASES = {
     "inf": ({"x_test": np.full((12, 6), np.inf)}, "NaN or infinite values"),
     "float labels": ({"y_train": np.full(40, 1.5)}, "not an integer"),
     "negative labels": ({"y_test": np.full(12, -1)}, "negative label"),
+    "huge float labels": ({"y_test": np.full(12, 1e30)}, "too large"),
+    "huge uint64 labels": (
+        {"y_train": np.full(40, 2**63, dtype=np.uint64)},
+        "too large",
+    ),
     "string labels": ({"y_train": np.array(["a"] * 40)}, "dtype <U1"),
     "sample counts": (
         {"y_train": np.zeros(39, dtype=int)},
@@ -646,7 +651,7 @@ def test_csv_empty_file(tmp_path):
 def test_csv_missing_class_warns(tmp_path):
     rows = [f"{i},{i % 3},{1 + i % 2}" for i in range(20)]
     path = write_csv(tmp_path / "one-based.csv", rows)
-    with pytest.warns(UserWarning, match=r"classes \[0\] have no training samples"):
+    with pytest.warns(UserWarning, match="class 0 has no training samples"):
         load(str(path))
 
 
@@ -666,6 +671,35 @@ def test_load_unsupported_file(tmp_path):
     with pytest.raises(DataError, match="unsupported data file") as error:
         load(str(path))
     assert str(path) in str(error.value)
+
+
+def test_load_label_column_on_named_set():
+    with pytest.raises(ConfigError, match="only to CSV files"):
+        load("digits", label_column="label")
+
+
+def test_load_accepts_path_object(tmp_path):
+    path, _ = write_npz(tmp_path / "data.npz")
+    data = load(path)
+    assert data.name == str(path)
+    assert data.num_train == 40
+
+
+def test_load_numpy_seed_gives_json_split():
+    data = load("digits", seed=np.int64(4), test_fraction=np.float32(0.25))
+    split = json.loads(json.dumps(data.to_dict()))["split"]
+    assert split["seed"] == 4
+    assert split["test_fraction"] == pytest.approx(0.25)
+    assert data.num_test == 449
+
+
+def test_load_huge_label_warns_without_allocating(tmp_path):
+    labels = np.arange(40) % 4
+    labels[0] = 10**12
+    path, _ = write_npz(tmp_path / "stray.npz", y_train=labels)
+    with pytest.warns(UserWarning, match=r"999999999996 classes \(4, 5, 6,"):
+        data = load(str(path))
+    assert data.num_classes == 10**12 + 1
 
 
 def test_load_label_suffix_on_npz(tmp_path):

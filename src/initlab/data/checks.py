@@ -67,6 +67,15 @@ def check_labels(y: np.ndarray, *, source: str, array: str) -> np.ndarray:
             f"{source}: {array} has dtype {y.dtype}; labels must be integer "
             "class indices 0, 1, ..., num_classes - 1"
         )
+    # Larger values would wrap around when cast to int64 (from uint64 or float).
+    too_large = y.astype(np.float64) >= 2.0**62
+    if too_large.any():
+        first = int(np.flatnonzero(too_large)[0])
+        raise DataError(
+            f"{source}: {array} has a label too large for a class index at "
+            f"sample {first} ({y[first]:g}); labels must be class indices "
+            "0, 1, ..., num_classes - 1"
+        )
     labels = y.astype(np.int64)
     if labels.size and labels.min() < 0:
         first = int(np.flatnonzero(labels < 0)[0])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -26,7 +28,7 @@ _CSV_SUFFIXES = (".csv", ".csv.gz")
 
 
 def load(
-    name_or_path: str,
+    name_or_path: str | os.PathLike[str],
     *,
     seed: int = 0,
     test_fraction: float = 0.2,
@@ -57,6 +59,9 @@ def load(
     and ConfigError for an invalid ``seed`` or ``test_fraction``.
     """
     _check_options(seed, test_fraction)
+    # Plain ints and floats, so that the split record is JSON-ready.
+    seed, test_fraction = int(seed), float(test_fraction)
+    name_or_path = os.fspath(name_or_path)
     raw, image_shape = _read(name_or_path, seed=seed, label_column=label_column)
 
     if raw.x_test is None or raw.y_test is None:
@@ -79,12 +84,12 @@ def load(
     num_classes = raw.num_classes
     if num_classes is None:
         num_classes = count_classes(y_train, y_test, source=name_or_path)
-    absent = np.setdiff1d(np.arange(num_classes), y_train)
-    if absent.size:
+    absent = _absent_classes(y_train, num_classes)
+    if absent:
         warnings.warn(
-            f"{name_or_path}: classes {absent.tolist()} have no training samples; "
-            "labels should be class indices 0 to num_classes - 1, so check for "
-            "labels that start at 1",
+            f"{name_or_path}: {absent}; labels should "
+            "be class indices 0 to num_classes - 1, so check for labels that "
+            "start at 1",
             UserWarning,
             stacklevel=2,
         )
@@ -118,10 +123,35 @@ def load(
     return dataset
 
 
+def _absent_classes(y_train: np.ndarray, num_classes: int) -> str:
+    """Describe the classes below ``num_classes`` that ``y_train`` lacks, or return ''.
+
+    Lists at most 10, and never builds an array of ``num_classes`` elements,
+    because a stray huge label would make that array huge too.
+    """
+    present = set(np.unique(y_train).tolist())
+    count = num_classes - len(present)
+    if count == 0:
+        return ""
+    listed = []
+    label = 0
+    while len(listed) < min(count, 10):
+        if label not in present:
+            listed.append(label)
+        label += 1
+    if count == 1:
+        return f"class {listed[0]} has no training samples"
+    more = f" and {count - len(listed)} more" if count > len(listed) else ""
+    return f"{count} classes ({', '.join(map(str, listed))}{more}) have no training samples"
+
+
 def _check_options(seed: int, test_fraction: float) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+    is_real = isinstance(test_fraction, numbers.Real) and not isinstance(
+        test_fraction, bool
+    )
+    if not is_real or not 0 < test_fraction < 1:
         raise ConfigError(
             f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}"
         )
@@ -131,6 +161,14 @@ def _read(
     name_or_path: str, *, seed: int, label_column: str | None
 ) -> tuple[RawData, tuple[int, ...] | None]:
     """Return the raw arrays for a name or path and the image shape of one sample."""
+    is_named = name_or_path in ("digits", "mnist-5k") or name_or_path.startswith(
+        "gaussian:"
+    )
+    if is_named and label_column is not None:
+        raise ConfigError(
+            f"label_column={label_column!r} applies only to CSV files, but "
+            f"'{name_or_path}' is a named data set; leave label_column unset"
+        )
     if name_or_path == "digits":
         raw = builtin.digits()
     elif name_or_path == "mnist-5k":
