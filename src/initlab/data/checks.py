@@ -1,4 +1,4 @@
-"""Checks on raw arrays before standardisation; each failure names the file."""
+"""Checks on raw arrays before standardisation. Each failure names the file."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def load(
     test_fraction: float = 0.2,
     label_column: str | None = None,
 ) -> Dataset:
-    """Load a named data set or a data file, split and standardised.
+    """Load a named data set or a data file, then split and standardise it.
 
     ``name_or_path`` is one of
 
@@ -56,7 +56,9 @@ def load(
     std (a feature constant on the training split is only centred).
 
     Raises DataError for an unknown name, a missing path or a malformed file,
-    and ConfigError for an invalid ``seed`` or ``test_fraction``.
+    and ConfigError for an invalid ``seed`` or ``test_fraction`` or a
+    ``label_column`` that does not apply. Warns (UserWarning) when a class
+    index below ``num_classes`` has no training samples.
     """
     _check_options(seed, test_fraction)
     # Plain ints and floats, so that the split record is JSON-ready.
@@ -87,9 +89,8 @@ def load(
     absent = _absent_classes(y_train, num_classes)
     if absent:
         warnings.warn(
-            f"{name_or_path}: {absent}; labels should "
-            "be class indices 0 to num_classes - 1, so check for labels that "
-            "start at 1",
+            f"{name_or_path}: {absent}; labels should be class indices 0 to "
+            "num_classes - 1, so check for labels that start at 1",
             UserWarning,
             stacklevel=2,
         )
