@@ -152,7 +152,7 @@ REGISTRY: tuple[Entry, ...] = (
         "random_normal",
         lambda mean=0.0, stddev=0.05: s.Normal(mean, stddev),
         ("RandomNormal",),
-        "normal, untruncated (Keras defaults)",
+        "normal, untruncated (Keras)",
         formula="std = stddev (default 0.05)",
     ),
     Entry(
@@ -166,7 +166,7 @@ REGISTRY: tuple[Entry, ...] = (
         "random_uniform",
         lambda minval=-0.05, maxval=0.05: s.Uniform(minval, maxval),
         ("RandomUniform",),
-        "uniform (Keras defaults)",
+        "uniform (Keras)",
         "Keras Embedding",
         formula="bound = 0.05 by default",
     ),
@@ -176,7 +176,7 @@ REGISTRY: tuple[Entry, ...] = (
             mean, std, a, b
         ),
         ("trunc_normal", "trunc_normal_"),
-        "truncated normal, absolute cut-offs a, b (PyTorch)",
+        "truncated normal, absolute cut-offs (PyTorch)",
         formula="parent std = std, cut to [a, b] (default [-2, 2])",
     ),
     Entry(
@@ -185,7 +185,7 @@ REGISTRY: tuple[Entry, ...] = (
             mean, std, lower, upper
         ),
         (),
-        "truncated normal, cut-offs in parent stds (TF, JAX)",
+        "truncated normal, cut-offs in std units (TF, JAX)",
         formula="parent std = std, cut at mean + [lower, upper] * std",
     ),
     Entry(
@@ -194,7 +194,7 @@ REGISTRY: tuple[Entry, ...] = (
             mean, stddev, -2.0, 2.0
         ),
         ("TruncatedNormal",),
-        "truncated normal at +-2 parent stds (Keras defaults)",
+        "truncated normal, cut at +-2 std (Keras)",
         formula="parent std = stddev (default 0.05), cut at +-2 stddev",
     ),
     Entry(
@@ -286,7 +286,7 @@ REGISTRY: tuple[Entry, ...] = (
         _sparse,
         ("sparse_",),
         "normal with zeroed entries",
-        formula="std * sqrt(1 - ceil(sparsity * rows) / rows)",
+        formula="values: std * sqrt(1 - ceil(sparsity * rows) / rows)",
     ),
 )
 

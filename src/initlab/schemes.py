@@ -495,7 +495,7 @@ class VarianceScaling(Scheme):
         what = "bound" if self.distribution == "uniform" else "std"
         core = f"{what} = sqrt({_number(factor)} / {n})"
         if self.distribution == "truncated_normal":
-            return f"{core} after truncation at +-2 parent std"
+            return f"{core} after a cut at +-2 parent std"
         return core
 
     @property

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 
-# Width of tables written to a pipe or file, wide enough that no name wraps.
-_PIPED_WIDTH = 160
+# Width of tables written to a pipe or file, where no terminal sets one:
+# wide enough that no name or formula wraps.
+_PIPED_WIDTH = 200
+# Wrap width of the descriptive columns of the scheme table.
+_PROSE_WIDTH = 32
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -108,8 +111,12 @@ def _print_list(console) -> None:
     # Names must stay whole and searchable; the prose columns may wrap.
     name_width = max(len(entry.name) for entry in REGISTRY)
     table.add_column("name", no_wrap=True, min_width=name_width)
-    for column in ("aliases", "distribution", "std or bound", "default for"):
-        table.add_column(column, overflow="fold")
+    # The prose columns wrap at a fixed width, so that on a pipe the formula
+    # column gets its full width and each formula stays on one line.
+    table.add_column("aliases", overflow="fold", max_width=_PROSE_WIDTH)
+    table.add_column("distribution", overflow="fold", max_width=_PROSE_WIDTH)
+    table.add_column("std or bound", overflow="fold")
+    table.add_column("default for", overflow="fold", max_width=_PROSE_WIDTH)
     for entry in REGISTRY:
         formula = entry.formula or build_scheme(entry.name).formula()
         table.add_row(
