@@ -19,7 +19,7 @@ EXACT_CASES = [
     ((16, 8, 5), "torch", 1, 8 * 5, 16 * 5),
     ((8, 4, 3, 3, 3), "torch", 1, 4 * 27, 8 * 27),
     # Grouped conv 32 -> 64 in 4 groups: weight (64, 8, 3, 3); each output
-    # sees 8 channels, each input feeds 64 / 4 = 16 channels.
+    # receives 8 channels, each input feeds 64 / 4 = 16 channels.
     ((64, 8, 3, 3), "torch", 4, 8 * 9, 16 * 9),
     ((3, 3, 8, 64), "keras", 4, 8 * 9, 16 * 9),
     # Depthwise conv, 32 channels: weight (32, 1, 3, 3), groups 32.

@@ -103,7 +103,7 @@ def test_lookup_is_case_insensitive_as_fallback():
     assert lookup("He_Normal").name == "he_normal"
 
 
-def test_he_normal_is_untruncated_and_he_normal_class_truncated():
+def test_he_normal_truncation_by_name():
     assert parse_scheme("he_normal").distribution == "untruncated_normal"
     assert parse_scheme("kaiming_normal_").distribution == "untruncated_normal"
     assert parse_scheme("HeNormal").distribution == "truncated_normal"

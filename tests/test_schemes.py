@@ -72,7 +72,7 @@ def test_kaiming_uniform_default_bound_on_50_by_100():
     assert bound == math.sqrt(3.0) * (gain / math.sqrt(100))
 
 
-def test_torch_default_bound_is_one_over_sqrt_fan_in():
+def test_torch_default_bound():
     bound = s.torch_default().bound(Fans(100, 50))
     assert bound == pytest.approx(0.1, rel=1e-15)
 
@@ -269,7 +269,7 @@ def test_trunc_normal_absolute_small_std_is_untruncated():
     assert resolved.kept_mass() == 1.0
 
 
-def test_trunc_normal_absolute_cut_is_not_relative_to_mean():
+def test_trunc_normal_absolute_cut_ignores_mean():
     resolved = s.TruncatedNormalAbsolute(mean=1.0, std=1.0, a=-2.0, b=2.0).resolve(
         s.UNIT_FANS
     )
@@ -469,7 +469,7 @@ def test_resolve_for_shape_zero_element_warns_once():
     assert "zero-element tensor of shape (0, 5) is a no-op" in str(caught[0].message)
 
 
-def test_resolve_for_shape_zero_element_warning_points_at_caller():
+def test_resolve_for_shape_warning_location():
     with pytest.warns(UserWarning) as record:
         s.resolve_for_shape(s.Orthogonal(), (3, 0), stacklevel=1)
     assert record[0].filename == __file__

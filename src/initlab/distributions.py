@@ -127,8 +127,8 @@ class Orthogonal:
     """A (semi-)orthogonal matrix scaled by ``gain``, reshaped to the tensor.
 
     The matrix has ``rows`` rows (the first dimension in PyTorch's layout, the
-    product of all but the last in Keras's) and ``cols`` columns; its rows
-    are orthonormal when ``rows <= cols`` and its columns otherwise.
+    product of all but the last in Keras's) and ``cols`` columns. Its rows
+    are orthonormal when ``rows <= cols``, and its columns otherwise.
     """
 
     gain: float
@@ -140,7 +140,7 @@ class Orthogonal:
 
     def value_std(self) -> float:
         # Unit-norm rows (or columns) of length max(rows, cols) give a mean
-        # squared entry of 1 / max(rows, cols); the mean of a Haar-random
+        # squared entry of 1 / max(rows, cols). The mean of a Haar-random
         # orthogonal matrix is zero.
         size = max(self.rows, self.cols)
         return abs(self.gain) / math.sqrt(size) if size else 0.0

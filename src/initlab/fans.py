@@ -2,7 +2,7 @@
 
 A layer ``y = W x`` with ``fan_in`` inputs per output unit has
 ``Var(y) = fan_in * Var(w) * Var(x)``, so every variance-scaling scheme is a
-function of the fans. Which axis holds the inputs depends on the framework:
+function of the fans. Which axis contains the inputs depends on the framework:
 
 ======================  ============================  ==========================================
 layout                  weight shape                  fans
@@ -68,8 +68,8 @@ def compute_fans(
         layout: ``"torch"``, ``"torch_transposed"`` or ``"keras"``, see the
             module docstring. Ignored when ``in_axis`` or ``out_axis`` is given.
         groups: the layer's ``groups`` (grouped and depthwise convolutions).
-            Each output unit then sees ``in/groups`` channels and each input
-            feeds ``out/groups`` channels.
+            Each output unit then receives ``in/groups`` channels and each
+            input feeds ``out/groups`` channels.
         in_axis, out_axis, batch_axis: explicit axes as in
             ``jax.nn.initializers.variance_scaling``: an axis or a sequence of
             axes, negative values counting from the end. When only one of

@@ -4,11 +4,11 @@ Every scheme has one snake_case id and may have aliases: PyTorch's function
 names (``xavier_uniform``, ``kaiming_normal``, with or without the trailing
 underscore) and Keras's class names (``GlorotUniform``). Where the
 frameworks disagree, the snake_case ids follow PyTorch and the Keras class
-names follow Keras: ``he_normal`` is the untruncated normal of PyTorch's
-``kaiming_normal_``, while ``HeNormal`` is Keras's truncated one (Keras's
+names follow Keras. So ``he_normal`` is the untruncated normal of PyTorch's
+``kaiming_normal_``, while ``HeNormal`` is Keras's truncated one. Keras's
 and JAX's own snake_case ``he_normal``, ``glorot_normal`` and
-``lecun_normal`` are truncated too; here they are ``he_truncated_normal``
-and so on). The id ``normal`` is PyTorch's untruncated ``normal_`` with
+``lecun_normal`` are truncated too, and here they are called
+``he_truncated_normal`` and so on. The id ``normal`` is PyTorch's untruncated ``normal_`` with
 std 1; Keras's ``RandomNormal`` is ``random_normal``.
 
 A spec string is a name optionally called with literal arguments, as in a
@@ -431,6 +431,6 @@ def build_scheme(name: str, *args: Any, **kwargs: Any) -> s.Scheme:
     try:
         return factory(*args, **kwargs)
     except (TypeError, ValueError) as error:
-        # SchemeError is a ValueError: prefix the scheme so the message says
-        # which spec in a config the bad value came from.
+        # SchemeError is a ValueError. The prefix names the scheme, so a
+        # message points at the spec in a config that has the bad value.
         raise SchemeError(f"invalid arguments for scheme {name!r}: {error}") from None

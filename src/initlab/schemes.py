@@ -1,6 +1,6 @@
 """Initialization schemes: immutable rules from fans to a distribution.
 
-A scheme knows nothing of tensors or frameworks. :meth:`Scheme.resolve`
+A scheme depends on no tensor library or framework. :meth:`Scheme.resolve`
 turns it into a primitive from :mod:`initlab.distributions` for given fans
 (and, for structured schemes, the shape), so its standard deviation and
 bound can be reported and tested without sampling anything. The backends
@@ -167,8 +167,8 @@ def resolve_for_shape(
     """Resolve ``scheme`` for a weight ``shape`` under the degenerate-shape policy.
 
     The shape, layout and groups are validated first. Then a zero-element
-    shape emits one ``UserWarning`` and returns None, which tells the caller
-    to leave the tensor as it is. Any other shape resolves with ``fans``, or
+    shape emits one ``UserWarning`` and returns None, and the caller then
+    leaves the tensor as it is. Any other shape resolves with ``fans``, or
     with the fans :func:`~initlab.fans.compute_fans` gives for ``shape``
     (Keras's rule for fewer than two dimensions).
 
@@ -670,8 +670,10 @@ def torch_default() -> VarianceScaling:
     ``nn.Linear`` and ``nn.ConvNd`` call ``kaiming_uniform_(w, a=sqrt(5))``:
     gain ``sqrt(2 / (1 + 5)) = sqrt(1 / 3)``, so the bound is
     ``sqrt(1/3) * sqrt(3 / fan_in) = 1 / sqrt(fan_in)`` and the std is
-    ``1 / sqrt(3 * fan_in)``. Glorot and Bengio (2010) call this bound the
-    commonly used heuristic and show that it shrinks the signal with depth.
+    ``1 / sqrt(3 * fan_in)``. Source: ``reset_parameters`` of ``nn.Linear``
+    and ``nn.ConvNd`` in torch 2.13. The variance is a third of LeCun's
+    (LeCun et al., "Efficient BackProp", 1998), so each linear layer divides
+    the signal's variance by 3.
     """
     # The same float gain torch computes, so the bound matches bit for bit.
     gain = calculate_gain("leaky_relu", math.sqrt(5.0))

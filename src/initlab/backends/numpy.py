@@ -18,8 +18,8 @@ from initlab.fans import Fans, Layout
 from initlab.registry import parse_scheme
 from initlab.schemes import Scheme, resolve_for_shape
 
-# Above this kept mass, redrawing the values that fell outside costs fewer
-# than about 1 / 0.3 normal draws per value; below it, the inverse CDF wins.
+# Above this kept mass, redrawing the values that fell outside costs at most
+# about 1 / 0.3 normal draws per value. Below it, the inverse CDF is cheaper.
 _REJECTION_MIN_KEPT_MASS = 0.3
 
 # Primitives whose values are exact integers, so integer and boolean dtypes
