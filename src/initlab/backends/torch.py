@@ -1,33 +1,45 @@
 """PyTorch backend: fill tensors in place for a scheme, on any device and dtype.
 
 Random draws come only from the ``generator`` passed in (or a new one seeded
-from ``seed``), masks and QR inputs included. float16 and bfloat16 tensors
-are sampled in float32 and cast, because sampling in the half type itself
-distorts the distribution (too few representable values near a bound).
+from ``seed``), masks and QR inputs included; ``generator=None`` means
+torch's global generator, as in ``torch.nn.init``. float16 and bfloat16
+tensors are sampled in float32 and cast, because sampling in the half type
+itself distorts the distribution (too few representable values near a
+bound), and QR has no half-precision kernels. Nothing records autograd
+history, and meta tensors are left as they are.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Sequence
 
 import torch
 
 from initlab import distributions as dist
 from initlab.errors import ShapeError
-from initlab.fans import Fans, Layout, compute_fans
+from initlab.fans import Fans, Layout
 from initlab.registry import parse_scheme
-from initlab.schemes import Scheme
+from initlab.schemes import Scheme, resolve_for_shape
 
 _HALF_TYPES = (torch.float16, torch.bfloat16)
 
-# Above this kept mass, redrawing only the rejected values is faster than an
-# inverse-CDF fill; below it, rejection needs many rounds.
+# Within +-3 standard deviations, the inverse CDF ``sqrt(2) * erfinv(e)`` on a
+# float32 uniform ``e`` keeps a z-resolution better than 1e-5 (the slope of
+# erf at 3 is 0.0089 against a float32 spacing of 6e-8 near 1), and one
+# uniform_ plus one erfinv_ pass costs about 1.5 normal_ passes on a CPU.
+_ERFINV_MAX_Z = 3.0
+
+# Above this kept mass, drawing normals and replacing the few values that
+# fall outside is cheap; below it, most draws would be wasted.
 _REJECTION_MIN_KEPT_MASS = 0.3
 
-# Inverse-CDF fills run in float64 in chunks of this many values, so a huge
-# tensor needs a bounded float64 buffer.
+# The float64 inverse CDF keeps its relative precision down to
+# Phi(-37) = 5.7e-300; farther out in a tail Phi underflows, and an
+# exponential proposal samples the tail instead.
+_INVERSE_CDF_MAX_Z = 37.0
+
+# Float64 inverse-CDF fills run in chunks of this many values, so a huge
+# tensor needs only a bounded float64 buffer.
 _INVERSE_CDF_CHUNK = 1 << 20
 
 
@@ -44,11 +56,12 @@ def make_generator(
 
 
 def _require_float(tensor: torch.Tensor, what: str) -> None:
-    # torch raises NotImplementedError for random fills of integer tensors;
-    # keep the type so callers that catch it keep working.
+    # torch raises NotImplementedError for random fills of integer and
+    # boolean tensors; keep the type so callers that catch it keep working.
     if not tensor.is_floating_point():
         raise NotImplementedError(
-            f"{what} needs a floating-point tensor, got dtype {tensor.dtype}; convert it with tensor.float() first"
+            f"{what} draws random values and needs a floating-point tensor, "
+            f"got dtype {tensor.dtype}. Convert the tensor with tensor.float() first."
         )
 
 
@@ -56,8 +69,23 @@ def _sampling_dtype(tensor: torch.Tensor) -> torch.dtype:
     return torch.float32 if tensor.dtype in _HALF_TYPES else tensor.dtype
 
 
+def _sampling_buffer(tensor: torch.Tensor) -> torch.Tensor:
+    """Return ``tensor`` itself if it can be sampled into directly, else a new buffer."""
+    dtype = _sampling_dtype(tensor)
+    if dtype == tensor.dtype and tensor.is_contiguous():
+        return tensor
+    return torch.empty(tensor.shape, dtype=dtype, device=tensor.device)
+
+
 def _write(tensor: torch.Tensor, values: torch.Tensor) -> None:
-    if values is not tensor:
+    """Copy ``values`` (same number of elements, any shape and strides) into ``tensor``."""
+    if values is tensor:
+        return
+    if tensor.is_contiguous():
+        # Viewing the destination avoids the extra copy that reshaping a
+        # non-contiguous source (a transposed QR factor) would make.
+        tensor.view_as(values).copy_(values)
+    else:
         tensor.copy_(values.reshape(tensor.shape))
 
 
@@ -68,50 +96,81 @@ def sample_distribution_(
     generator: torch.Generator | None = None,
     layout: Layout = "torch",
 ) -> torch.Tensor:
-    """Fill ``tensor`` in place with draws from a primitive distribution."""
-    if tensor.numel() == 0:
-        return tensor
+    """Fill ``tensor`` in place with draws from a primitive distribution and return it.
 
+    Constants, identity and Dirac accept any dtype; random primitives raise
+    NotImplementedError for integer and boolean tensors. Zero-element and
+    meta tensors are returned unchanged once the arguments are checked.
+    """
+    # Exact type tests, cheapest first, because drop-in calls on small
+    # tensors feel every microsecond spent before the fill.
+    kind = type(distribution)
+    if kind is dist.Normal:
+        return fill_normal_(tensor, distribution.mean, distribution.std, generator)
+    if kind is dist.Uniform:
+        return fill_uniform_(tensor, distribution.low, distribution.high, generator)
+    if kind is dist.TruncatedNormal:
+        return fill_truncated_normal_(tensor, distribution, generator)
+    if kind is dist.Orthogonal:
+        return _fill_orthogonal(tensor, distribution, generator, layout)
     with torch.no_grad():
-        if isinstance(distribution, dist.Constant):
+        if kind is dist.Constant:
             return tensor.fill_(distribution.value)
-        if isinstance(distribution, dist.Identity):
+        if kind is dist.Identity:
             return _fill_identity(tensor, distribution)
-        if isinstance(distribution, dist.Dirac):
+        if kind is dist.Dirac:
             return _fill_dirac(tensor, distribution)
-
-        _require_float(tensor, type(distribution).__name__)
-        if isinstance(distribution, dist.Normal):
-            return _fill_normal(tensor, distribution, generator)
-        if isinstance(distribution, dist.Uniform):
-            return _fill_uniform(tensor, distribution, generator)
-        if isinstance(distribution, dist.TruncatedNormal):
-            return fill_truncated_normal_(tensor, distribution, generator)
-        if isinstance(distribution, dist.Orthogonal):
-            return _fill_orthogonal(tensor, distribution, generator, layout)
-        if isinstance(distribution, dist.Sparse):
+        _require_float(tensor, kind.__name__)
+        if tensor.numel() == 0 or tensor.is_meta:
+            return tensor
+        if kind is dist.Sparse:
             return _fill_sparse(tensor, distribution, generator)
     raise TypeError(f"no torch sampler for {distribution!r}")
 
 
-def _fill_normal(
-    tensor: torch.Tensor, d: dist.Normal, generator: torch.Generator | None
+def fill_normal_(
+    tensor: torch.Tensor,
+    mean: float,
+    std: float,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    if tensor.dtype not in _HALF_TYPES:
-        return tensor.normal_(d.mean, d.std, generator=generator)
-    values = torch.empty(tensor.shape, dtype=torch.float32, device=tensor.device)
-    _write(tensor, values.normal_(d.mean, d.std, generator=generator))
-    return tensor
+    """Fill ``tensor`` with ``N(mean, std^2)`` through ``Tensor.normal_`` and return it.
+
+    Empty and meta tensors go through ``normal_`` too, so torch's own check
+    (``std >= 0``) applies to every tensor.
+    """
+    _require_float(tensor, "normal")
+    with torch.no_grad():
+        if tensor.dtype not in _HALF_TYPES:
+            return tensor.normal_(mean, std, generator=generator)
+        values = torch.empty(tensor.shape, dtype=torch.float32, device=tensor.device)
+        _write(tensor, values.normal_(mean, std, generator=generator))
+        return tensor
 
 
-def _fill_uniform(
-    tensor: torch.Tensor, d: dist.Uniform, generator: torch.Generator | None
+def fill_uniform_(
+    tensor: torch.Tensor,
+    low: float,
+    high: float,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    if tensor.dtype not in _HALF_TYPES:
-        return tensor.uniform_(d.low, d.high, generator=generator)
-    values = torch.empty(tensor.shape, dtype=torch.float32, device=tensor.device)
-    _write(tensor, values.uniform_(d.low, d.high, generator=generator))
-    return tensor
+    """Fill ``tensor`` with ``U(low, high)`` through ``Tensor.uniform_`` and return it.
+
+    Empty and meta tensors go through ``uniform_`` too, so torch's own check
+    (``low <= high``) applies to every tensor.
+    """
+    _require_float(tensor, "uniform")
+    with torch.no_grad():
+        if tensor.dtype not in _HALF_TYPES:
+            return tensor.uniform_(low, high, generator=generator)
+        values = torch.empty(tensor.shape, dtype=torch.float32, device=tensor.device)
+        _write(tensor, values.uniform_(low, high, generator=generator))
+        return tensor
+
+
+def _normal_cdf(z: float) -> float:
+    """Return ``Phi(z)``, accurate to relative precision in the lower tail."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
 def fill_truncated_normal_(
@@ -119,67 +178,112 @@ def fill_truncated_normal_(
     d: dist.TruncatedNormal,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Fill ``tensor`` with ``N(mean, std^2)`` truncated to ``[low, high]``, vectorised.
+    """Fill ``tensor`` with ``N(mean, std^2)`` conditioned on ``[low, high]``, vectorised.
 
-    Wide intervals (kept mass at least 0.3) draw normals and redraw only the
-    values that fell outside, so the cost is close to one ``normal_`` pass.
-    Narrow intervals, including ones far in a tail such as [5, 6], use the
-    inverse CDF in float64 on the lower tail, where ``ndtr`` keeps its
-    relative precision, so the values stay continuous instead of collapsing
-    onto a few float32 levels.
+    With ``alpha, beta = (low - mean) / std, (high - mean) / std`` and the
+    kept mass ``Phi(beta) - Phi(alpha)``, the method is the fastest one that
+    stays exact there:
+
+    * ``std = 0`` or ``low = high``: every value is the mean clipped to the
+      bounds.
+    * kept mass at least 0.3 and fewer than one value expected outside
+      (torch's default ``a=-2, b=2`` with a small std): normal draws, and
+      any value that falls outside is replaced by a float64 inverse-CDF
+      draw on ``[low, high]``. When none falls outside, the numbers are
+      exactly those of ``normal_`` from the same generator state.
+    * ``[alpha, beta]`` within +-3: ``mean + std * sqrt(2) * erfinv(e)``
+      for ``e`` uniform on ``[erf(alpha / sqrt(2)), erf(beta / sqrt(2)))``,
+      one pass of each in the sampling dtype.
+    * kept mass at least 0.3 with a bound beyond +-3: normal draws with
+      replacement, as above.
+    * otherwise (narrow intervals far in a tail, such as [5, 6]): the
+      inverse CDF in float64 on the lower tail, where ``ndtr`` keeps its
+      relative precision, so the values stay continuous instead of
+      collapsing onto a few float32 levels. Beyond 37 standard deviations,
+      where ``ndtr`` underflows, an exponential proposal with rejection.
+
+    float16 and bfloat16 are sampled in float32, cast, and clamped to the
+    representable values inside ``[low, high]``, so rounding never steps
+    outside the interval.
     """
-    if tensor.numel() == 0:
-        return tensor
     _require_float(tensor, "truncated normal")
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
 
     with torch.no_grad():
-        if d.std == 0:
+        if d.std == 0 or d.low == d.high:
             return tensor.fill_(min(max(d.mean, d.low), d.high))
 
-        dtype = _sampling_dtype(tensor)
-        values = (
-            tensor
-            if dtype == tensor.dtype and tensor.is_contiguous()
-            else torch.empty(tensor.shape, dtype=dtype, device=tensor.device)
-        )
-        if d.kept_mass() >= _REJECTION_MIN_KEPT_MASS:
-            _truncated_by_rejection(values.view(-1), d, generator)
+        values = _sampling_buffer(tensor)
+        flat = values.view(-1)
+        alpha = (d.low - d.mean) / d.std
+        beta = (d.high - d.mean) / d.std
+        outside_mass = _normal_cdf(alpha) + _normal_cdf(-beta)
+        wide = 1 - outside_mass >= _REJECTION_MIN_KEPT_MASS
+
+        if wide and outside_mass * flat.numel() < 1:
+            # Most likely nothing falls outside: the numbers of normal_.
+            _truncated_by_replacement(flat, d, generator)
+        elif max(abs(alpha), abs(beta)) <= _ERFINV_MAX_Z:
+            _truncated_by_erfinv(flat, d, alpha, beta, generator)
+        elif wide:
+            _truncated_by_replacement(flat, d, generator)
         else:
-            _truncated_by_inverse_cdf(values.view(-1), d, generator)
+            _truncated_by_inverse_cdf(flat, d, generator)
         _write(tensor, values)
 
         if tensor.dtype in _HALF_TYPES:
-            # Rounding to the half type can step just outside [low, high];
-            # clamp to the nearest representable values inside the interval.
-            low, high = _inward_bounds(d.low, d.high, tensor.dtype)
-            tensor.clamp_(low, high)
+            tensor.clamp_(*_inward_bounds(d.low, d.high, tensor.dtype))
         return tensor
 
 
 def _inward_bounds(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]:
-    low_t = torch.tensor(low, dtype=dtype)
-    high_t = torch.tensor(high, dtype=dtype)
-    if low_t.item() < low:
-        low_t = torch.nextafter(low_t.float(), torch.tensor(math.inf)).to(dtype)
-        while low_t.item() < low:
-            low_t = torch.nextafter(low_t, torch.tensor(math.inf, dtype=dtype))
-    if high_t.item() > high:
-        high_t = torch.nextafter(high_t, torch.tensor(-math.inf, dtype=dtype))
-    return low_t.item(), high_t.item()
+    """Return the smallest and largest values of ``dtype`` inside ``[low, high]``."""
+    bounds = torch.tensor([low, high], dtype=torch.float64).to(dtype)
+    inf = torch.tensor(math.inf, dtype=dtype)
+    if bounds[0].item() < low:
+        bounds[0] = torch.nextafter(bounds[0], inf)
+    if bounds[1].item() > high:
+        bounds[1] = torch.nextafter(bounds[1], -inf)
+    return bounds[0].item(), bounds[1].item()
 
 
-def _truncated_by_rejection(
+def _truncated_by_erfinv(
+    flat: torch.Tensor,
+    d: dist.TruncatedNormal,
+    alpha: float,
+    beta: float,
+    generator: torch.Generator | None,
+) -> None:
+    # Phi(z) = (1 + erf(z / sqrt(2))) / 2, so a uniform e on
+    # [erf(alpha / sqrt(2)), erf(beta / sqrt(2))) maps to z = sqrt(2) erfinv(e).
+    e_low = math.erf(alpha / math.sqrt(2.0))
+    e_high = math.erf(beta / math.sqrt(2.0))
+    flat.uniform_(e_low, e_high, generator=generator)
+    flat.erfinv_()
+    flat.mul_(d.std * math.sqrt(2.0))
+    if d.mean != 0:
+        flat.add_(d.mean)
+    # Rounding in erfinv and the scaling can step a value just past a bound.
+    flat.clamp_(d.low, d.high)
+
+
+def _truncated_by_replacement(
     flat: torch.Tensor, d: dist.TruncatedNormal, generator: torch.Generator | None
 ) -> None:
+    # A value drawn from N(mean, std^2) and kept when inside is distributed as
+    # the truncated normal; so is an independent truncated draw put in place
+    # of a value that fell outside. One pass, no redraw loop.
     flat.normal_(d.mean, d.std, generator=generator)
+    smallest, largest = torch.aminmax(flat)
+    if smallest.item() >= d.low and largest.item() <= d.high:
+        return
     outside = torch.nonzero((flat < d.low) | (flat > d.high)).squeeze(1)
-    while outside.numel():
-        redraw = torch.empty(
-            outside.numel(), dtype=flat.dtype, device=flat.device
-        ).normal_(d.mean, d.std, generator=generator)
-        flat[outside] = redraw
-        still_outside = (redraw < d.low) | (redraw > d.high)
-        outside = outside[still_outside]
+    if outside.numel() == 0:
+        return
+    replacement = torch.empty(outside.numel(), dtype=torch.float64, device=flat.device)
+    _truncated_by_inverse_cdf(replacement, d, generator)
+    flat[outside] = replacement.to(flat.dtype).clamp_(d.low, d.high)
 
 
 def _truncated_by_inverse_cdf(
@@ -189,18 +293,17 @@ def _truncated_by_inverse_cdf(
     beta = (d.high - d.mean) / d.std
     # Sample the mirror image of an upper-tail interval: Phi is accurate
     # near 0, not near 1.
-    mirrored = alpha > 0
-    if mirrored:
-        alpha, beta = -beta, -alpha
-    cdf_low = float(torch.special.ndtr(torch.tensor(alpha, dtype=torch.float64)))
-    cdf_high = float(torch.special.ndtr(torch.tensor(beta, dtype=torch.float64)))
-    if not cdf_high > cdf_low:
-        raise ShapeError(
-            f"truncated normal on [{d.low}, {d.high}] with mean {d.mean} and std {d.std} keeps no representable "
-            "probability mass; move the interval closer to the mean or raise std"
-        )
+    sign = 1.0
+    if alpha > 0:
+        alpha, beta, sign = -beta, -alpha, -1.0
 
-    sign = -1.0 if mirrored else 1.0
+    if beta < -_INVERSE_CDF_MAX_Z:
+        z = _far_tail(flat.numel(), -beta, -alpha, flat.device, generator)
+        flat.copy_(z.mul_(-sign * d.std).add_(d.mean))
+        flat.clamp_(d.low, d.high)
+        return
+
+    cdf_low, cdf_high = _normal_cdf(alpha), _normal_cdf(beta)
     for start in range(0, flat.numel(), _INVERSE_CDF_CHUNK):
         chunk = flat[start : start + _INVERSE_CDF_CHUNK]
         u = torch.empty(chunk.numel(), dtype=torch.float64, device=flat.device)
@@ -208,6 +311,38 @@ def _truncated_by_inverse_cdf(
         z = torch.special.ndtri(u).clamp_(alpha, beta)
         chunk.copy_(z.mul_(sign * d.std).add_(d.mean))
     flat.clamp_(d.low, d.high)
+
+
+def _far_tail(
+    count: int,
+    low: float,
+    high: float,
+    device: torch.device,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Return ``count`` float64 draws of a unit normal conditioned on ``[low, high]``, ``low > 0``.
+
+    The proposal ``low + x`` with ``x`` exponential of rate ``low``, cut at
+    ``high - low``, is accepted with probability ``exp(-x^2 / 2)``, which
+    makes the accepted values exact (Robert, "Simulation of truncated normal
+    variables", 1995). Beyond 37 standard deviations more than 99.9% are
+    accepted, so the rounds of redraws stay few.
+    """
+    out = torch.empty(count, dtype=torch.float64, device=device)
+    pending = torch.arange(count, device=device)
+    # The exponential's CDF at the cut, 1 - exp(-low * (high - low)).
+    cut_mass = -math.expm1(-low * (high - low))
+    while pending.numel():
+        u = torch.rand(
+            pending.numel(), dtype=torch.float64, device=device, generator=generator
+        )
+        x = torch.log1p(u.mul_(-cut_mass)).div_(-low)
+        accept = torch.rand(
+            pending.numel(), dtype=torch.float64, device=device, generator=generator
+        ).log_() <= x.square().mul_(-0.5)
+        out[pending[accept]] = x[accept] + low
+        pending = pending[~accept]
+    return out.clamp_(low, high)
 
 
 def _matrix_view_shape(tensor: torch.Tensor, layout: Layout) -> tuple[int, int]:
@@ -228,24 +363,38 @@ def _fill_orthogonal(
     generator: torch.Generator | None,
     layout: Layout,
 ) -> torch.Tensor:
+    _require_float(tensor, "orthogonal")
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
     rows, cols = _matrix_view_shape(tensor, layout)
-    # QR has no float16/bfloat16 kernels; float32 is enough for orthogonality
-    # to about 1e-6 after the cast.
+    # QR has no float16/bfloat16 kernels; float32 keeps orthogonality to
+    # about 1e-6, well below the half types' own rounding.
     dtype = _sampling_dtype(tensor)
 
-    # Same draw order as torch.nn.init.orthogonal_, so float32 and float64
-    # tensors get torch's numbers for the same generator state.
-    matrix = torch.empty((rows, cols), dtype=dtype, device=tensor.device).normal_(
+    # The same draw as torch.nn.init.orthogonal_, so float32 and float64
+    # tensors get torch's numbers for the same generator state. The QR runs
+    # outside no_grad, as in torch: its input never requires grad, so no
+    # history is recorded, and torch 2.13's CPU QR of a 4x4 matrix took 3
+    # times as long under no_grad (49 us against 16 us, one thread).
+    matrix = tensor.new_empty((rows, cols), dtype=dtype).normal_(
         0.0, 1.0, generator=generator
     )
     if rows < cols:
-        matrix = matrix.t()
+        matrix.t_()
     q, r = torch.linalg.qr(matrix)
-    # Fix the signs so that q is Haar-distributed (Mezzadri, 2007).
-    q *= torch.diagonal(r, 0).sign()
+    # Multiplying each column by the sign of R's diagonal makes q Haar
+    # distributed (Mezzadri, "How to generate random matrices from the
+    # classical compact groups", 2007). A zero on the diagonal, which has
+    # probability zero for Gaussian input, would zero its column, as in torch.
+    q *= torch.diagonal(r).sign()
     if rows < cols:
-        q = q.t()
-    _write(tensor, q.mul_(d.gain))
+        q.t_()
+    with torch.no_grad():
+        if tensor.dtype == q.dtype:
+            _write(tensor, q)
+            return tensor.mul_(d.gain)
+        # Scale before the cast to a half type, so the result is rounded once.
+        _write(tensor, q.mul_(d.gain))
     return tensor
 
 
@@ -255,14 +404,12 @@ def _fill_identity(tensor: torch.Tensor, d: dist.Identity) -> torch.Tensor:
             f"identity needs a 2-D tensor, got shape {tuple(tensor.shape)}"
         )
     tensor.zero_()
-    diagonal = torch.diagonal(tensor)
-    diagonal.fill_(d.gain)
+    torch.diagonal(tensor).fill_(d.gain)
     return tensor
 
 
 def _fill_dirac(tensor: torch.Tensor, d: dist.Dirac) -> torch.Tensor:
-    dims = tensor.dim()
-    if dims not in (3, 4, 5):
+    if tensor.dim() not in (3, 4, 5):
         raise ShapeError(
             f"dirac needs a 3-, 4- or 5-D tensor, got shape {tuple(tensor.shape)}"
         )
@@ -270,14 +417,19 @@ def _fill_dirac(tensor: torch.Tensor, d: dist.Dirac) -> torch.Tensor:
         raise ShapeError(
             f"dirac: shape[0]={tensor.shape[0]} is not divisible by groups={d.groups}"
         )
-
-    out_per_group = tensor.shape[0] // d.groups
-    channels = min(out_per_group, tensor.shape[1])
-    centre = tuple(size // 2 for size in tensor.shape[2:])
     tensor.zero_()
-    for group in range(d.groups):
-        for channel in range(channels):
-            tensor[(group * out_per_group + channel, channel, *centre)] = 1
+    if tensor.numel() == 0 or tensor.is_meta or d.groups < 0:
+        # torch's dirac_ also leaves all zeros for a negative groups that
+        # divides shape[0], because its channel range is then empty.
+        return tensor
+
+    # Entry (g * out_per_group + c, c, *centre) is 1 for every group g and
+    # channel c < min(out_per_group, in): the diagonal of each group's
+    # (out_per_group, in) block at the kernel centre, set through views.
+    centre = tuple(size // 2 for size in tensor.shape[2:])
+    at_centre = tensor[(slice(None), slice(None), *centre)]
+    blocks = at_centre.unflatten(0, (d.groups, tensor.shape[0] // d.groups))
+    torch.diagonal(blocks, dim1=1, dim2=2).fill_(1)
     return tensor
 
 
@@ -287,16 +439,51 @@ def _fill_sparse(
     if tensor.dim() != 2:
         raise ShapeError(f"sparse needs a 2-D tensor, got shape {tuple(tensor.shape)}")
     rows, cols = tensor.shape
-    zeros_per_column = d.zeros_per_column()
+    # Python slicing semantics, as torch's sparse_ uses: a count above rows
+    # zeroes every row, a negative count -k zeroes all but k rows.
+    zeros = len(range(rows)[: d.zeros_per_column()])
 
-    _fill_normal(tensor, dist.Normal(0.0, d.std), generator)
-    if zeros_per_column:
-        # A random permutation per column from the caller's generator (torch's
-        # own sparse_ takes it from the global RNG): argsort of uniform keys.
-        keys = torch.rand((rows, cols), generator=generator, device=tensor.device)
-        zero_rows = keys.argsort(dim=0)[:zeros_per_column]
-        tensor.scatter_(0, zero_rows, 0.0)
+    fill_normal_(tensor, 0.0, d.std, generator)
+    if zeros:
+        mask = _random_subsets(rows, cols, zeros, tensor.device, generator)
+        tensor.masked_fill_(mask, 0.0)
     return tensor
+
+
+def _random_subsets(
+    rows: int,
+    cols: int,
+    size: int,
+    device: torch.device,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Return a ``(rows, cols)`` bool mask with a uniform random ``size``-subset of rows per column."""
+    if size > rows // 2:
+        # Choosing the complement takes fewer steps.
+        return ~_random_subsets(rows, cols, rows - size, device, generator)
+    if size == 0:
+        return torch.zeros((rows, cols), dtype=torch.bool, device=device)
+    if cols <= size:
+        # Few columns: one permutation per column, as torch's sparse_ does,
+        # but from the caller's generator.
+        mask = torch.zeros((cols, rows), dtype=torch.bool, device=device)
+        for col in range(cols):
+            chosen = torch.randperm(rows, device=device, generator=generator)[:size]
+            mask[col, chosen] = True
+        return mask.t()
+
+    # Floyd's algorithm ("Programming Pearls: A sample of brilliance", Bentley
+    # and Floyd, 1987), run for all columns at once: for j = rows - size ..
+    # rows - 1 pick t uniform in [0, j], and take j instead if t is taken.
+    # Every size-subset comes out equally likely, in `size` vectorised steps.
+    mask = torch.zeros((cols, rows), dtype=torch.bool, device=device)
+    column = torch.arange(cols, device=device)
+    for j in range(rows - size, rows):
+        pick = torch.randint(0, j + 1, (cols,), device=device, generator=generator)
+        taken = mask[column, pick]
+        pick = torch.where(taken, j, pick)
+        mask[column, pick] = True
+    return mask.t()
 
 
 def fill_(
@@ -321,30 +508,27 @@ def fill_(
         generator: the random source; mutually exclusive with ``seed``.
         seed: seed for a new generator on the tensor's device.
 
-    A zero-element tensor is left as it is, with a warning. Errors are
-    raised before the tensor changes.
+    A zero-element tensor is left as it is, with one warning, and fewer
+    than two dimensions get Keras's fans (see
+    :func:`initlab.schemes.resolve_for_shape`). Errors are raised before
+    the tensor changes.
+
+    Raises:
+        ValueError: for both ``generator`` and ``seed``.
+        SchemeError: for an unknown or invalid scheme.
+        ShapeError: for a shape the scheme cannot use.
+        NotImplementedError: for a random scheme on an integer or boolean tensor.
     """
     scheme = parse_scheme(scheme)
     if generator is not None and seed is not None:
         raise ValueError("pass either generator or seed, not both")
-    if tensor.numel() == 0:
-        warnings.warn(
-            f"initializing a zero-element tensor of shape {tuple(tensor.shape)} is a no-op",
-            stacklevel=2,
-        )
+    distribution = resolve_for_shape(
+        scheme, tuple(tensor.shape), layout=layout, groups=groups, fans=fans
+    )
+    if distribution is None:
         return tensor
-    if fans is None:
-        fans = compute_fans(tuple(tensor.shape), layout, groups=groups)
-    distribution = scheme.resolve(fans, tuple(tensor.shape), layout)
     if generator is None and seed is not None:
         generator = make_generator(seed, tensor.device)
     return sample_distribution_(
         tensor, distribution, generator=generator, layout=layout
     )
-
-
-def empty_like_shape(
-    shape: Sequence[int], dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """Return an uninitialized CPU tensor of ``shape``; a helper for sampling by shape."""
-    return torch.empty(tuple(shape), dtype=dtype)
