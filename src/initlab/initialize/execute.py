@@ -1,0 +1,270 @@
+"""Draw a plan into tensors: chunks on a thread pool, with the std of what was written.
+
+PyTorch fills a CPU tensor with random numbers on one core, so drawing is
+what bounds the initialization of a large model. Every chunk of every
+parameter is an independent task (its stream depends only on its key, see
+:mod:`initlab.initialize.streams`), so the tasks run on a thread pool;
+PyTorch releases the GIL while it fills a tensor. The same code fills a
+whole parameter or only the slice a shard owns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from initlab import distributions as dist
+from initlab.backends.torch import sample_distribution_
+from initlab.errors import ConfigError
+from initlab.initialize.plan import BlockPlan, ParameterPlan
+from initlab.initialize.streams import ChunkGrid, ChunkPiece, Region, make_stream
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Count, mean and sum of squared deviations of some values (Chan et al., 1979)."""
+
+    count: int = 0
+    mean: float = 0.0
+    squares: float = 0.0
+
+    def merge(self, other: Moments) -> Moments:
+        """Return the moments of both sets of values together."""
+        if other.count == 0:
+            return self
+        if self.count == 0:
+            return other
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * other.count / count
+        squares = (
+            self.squares + other.squares + delta**2 * self.count * other.count / count
+        )
+        return Moments(count, mean, squares)
+
+    @property
+    def std(self) -> float:
+        """Population std, NaN for no values."""
+        if self.count == 0:
+            return math.nan
+        return math.sqrt(max(0.0, self.squares / self.count))
+
+
+def measure(values: torch.Tensor) -> Moments:
+    """Return the moments of a tensor's values.
+
+    Two single-pass reductions (sum and Euclidean norm) in the tensor's
+    precision, combined in float64: ``torch.var_mean`` costs about twice a
+    uniform_ fill per value on a CPU, these about a fifth. The subtraction
+    ``sum(x^2) - sum(x)^2 / n`` loses precision only when the mean is large
+    against the std, which constant blocks avoid (they skip this).
+    """
+    count = values.numel()
+    if count == 0:
+        return Moments()
+    if values.dtype not in (torch.float32, torch.float64):
+        values = values.float()
+    total = float(values.sum())
+    squares = float(torch.linalg.vector_norm(values)) ** 2
+    mean = total / count
+    return Moments(count, mean, max(0.0, squares - total * mean))
+
+
+def resolve_threads(threads: int | None, device: torch.device) -> int:
+    """Return the number of worker threads: ``torch.get_num_threads()`` by default, 1 off the CPU.
+
+    Raises:
+        ConfigError: for a thread count that is not a positive integer.
+    """
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigError(
+            f"threads must be a positive integer, got threads={threads!r}"
+        )
+    if device.type != "cpu":
+        # Kernels on an accelerator are asynchronous; one thread queues them all.
+        return 1
+    return threads if threads is not None else torch.get_num_threads()
+
+
+def _intersect(
+    region: Region, block: BlockPlan
+) -> tuple[tuple[range, ...], tuple[slice, ...]] | None:
+    """Return the block's part of ``region``: in block coordinates, and as slices of the region."""
+    local: list[range] = []
+    out: list[slice] = []
+    for axis, (wanted, own) in enumerate(zip(region, block.region, strict=True)):
+        first = max(0, -(-(own.start - wanted.start) // wanted.step))
+        last = min(len(wanted), -(-(own.stop - wanted.start) // wanted.step))
+        if first >= last:
+            return None
+        out.append(slice(first, last))
+        if axis == block.drop_axis:
+            continue
+        low = wanted[first] - own.start
+        high = wanted[last - 1] - own.start
+        local.append(range(low, high + 1, wanted.step))
+    return tuple(local), tuple(out)
+
+
+def _fill_piece(
+    view: torch.Tensor,
+    piece: ChunkPiece,
+    distribution: dist.Distribution,
+    stream: Callable[[int], torch.Generator],
+) -> Moments:
+    target = view[piece.target]
+    if isinstance(distribution, dist.Constant):
+        target.fill_(distribution.value)
+        return Moments(target.numel(), distribution.value, 0.0)
+    generator = stream(piece.chunk_index)
+    if piece.whole and target.is_contiguous():
+        # The chunk is the whole target, laid out as a fresh tensor would be,
+        # so it is drawn in place: the same numbers, without a copy.
+        sample_distribution_(target, distribution, generator=generator)
+        return measure(target)
+    buffer = torch.empty(piece.chunk_shape, dtype=view.dtype, device=view.device)
+    sample_distribution_(buffer, distribution, generator=generator)
+    values = buffer[piece.source]
+    target.copy_(values)
+    return measure(values)
+
+
+def _fill_structured(
+    view: torch.Tensor,
+    local: tuple[range, ...],
+    block: BlockPlan,
+    stream: Callable[[int], torch.Generator],
+) -> Moments:
+    # Orthogonal, sparse, identity and Dirac need the whole block at once;
+    # it is drawn in full from the block's first stream and sliced.
+    buffer = torch.empty(block.shape, dtype=view.dtype, device=view.device)
+    sample_distribution_(
+        buffer, block.distribution, generator=stream(0), layout=block.layout
+    )
+    values = buffer[tuple(slice(r.start, r.stop, r.step) for r in local)]
+    view.copy_(values)
+    return measure(values)
+
+
+def parameter_tasks(
+    plan: ParameterPlan, out: torch.Tensor, region: Region, seed: int
+) -> list[Callable[[], Moments]]:
+    """Return the tasks that fill ``out`` (shaped like ``region``) with the parameter's values there."""
+    tasks: list[Callable[[], Moments]] = []
+    for block in plan.blocks:
+        found = _intersect(region, block)
+        if found is None:
+            continue
+        local, out_slices = found
+        view = out[out_slices]
+        if block.drop_axis is not None:
+            view = view.squeeze(block.drop_axis)
+        stream = partial(_stream, seed, plan.name, block.index, out.device)
+        if block.elementwise:
+            grid = ChunkGrid(block.shape)
+            for piece in grid.pieces(local):
+                tasks.append(
+                    partial(_fill_piece, view, piece, block.distribution, stream)
+                )
+        else:
+            tasks.append(partial(_fill_structured, view, local, block, stream))
+    return tasks
+
+
+def _stream(
+    seed: int, name: str, block: int, device: torch.device, chunk: int
+) -> torch.Generator:
+    return make_stream(seed, name, block, chunk, device)
+
+
+def zero_rows(plan: ParameterPlan, out: torch.Tensor, region: Region) -> bool:
+    """Zero the plan's rows that fall in ``region``; return whether any did."""
+    changed = False
+    for row in plan.zero_rows:
+        rows = region[0]
+        if row in rows:
+            out[rows.index(row)].zero_()
+            changed = True
+    return changed
+
+
+def run_tasks(tasks: Sequence[Callable[[], Moments]], threads: int) -> list[Moments]:
+    """Run tasks on ``threads`` threads and return their results in task order."""
+    if threads <= 1 or len(tasks) <= 1:
+        return [_call(task) for task in tasks]
+    with (
+        _serial_kernels(),
+        ThreadPoolExecutor(max_workers=min(threads, len(tasks))) as pool,
+    ):
+        return list(pool.map(_call, tasks))
+
+
+@functools.lru_cache(maxsize=1)
+def _openmp_backend() -> bool:
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+@contextlib.contextmanager
+def _serial_kernels() -> Iterator[None]:
+    """Run each PyTorch kernel on one thread while the pool supplies the parallelism.
+
+    Each worker thread would otherwise open its own OpenMP team for every
+    reduction and elementwise op, putting threads times ``get_num_threads()``
+    threads on the cores; on a busy 2-core machine that made a sum over 2^20
+    values about 10 times slower. Worker threads read the global setting
+    when they start their first parallel op. Only the OpenMP backend allows
+    changing the setting after parallel work has started, so other
+    backends are left alone.
+    """
+    if not _openmp_backend():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _call(task: Callable[[], Moments]) -> Moments:
+    # Grad mode is per thread, and parameters are leaves that require grad.
+    with torch.no_grad():
+        return task()
+
+
+def fill_parameters(
+    plans: Sequence[ParameterPlan],
+    tensors: Sequence[torch.Tensor],
+    seed: int,
+    threads: int,
+) -> list[float]:
+    """Fill each tensor with its plan's values; return the measured std of each."""
+    tasks: list[Callable[[], Moments]] = []
+    owners: list[int] = []
+    regions = []
+    with torch.no_grad():
+        for index, (plan, tensor) in enumerate(zip(plans, tensors, strict=True)):
+            region = tuple(range(size) for size in tensor.shape)
+            regions.append(region)
+            found = parameter_tasks(plan, tensor, region, seed)
+            tasks.extend(found)
+            owners.extend([index] * len(found))
+        results = run_tasks(tasks, threads)
+
+        moments = [Moments() for _ in plans]
+        for owner, result in zip(owners, results, strict=True):
+            moments[owner] = moments[owner].merge(result)
+        for index, (plan, tensor) in enumerate(zip(plans, tensors, strict=True)):
+            if zero_rows(plan, tensor, regions[index]):
+                moments[index] = measure(tensor)
+    return [m.std for m in moments]

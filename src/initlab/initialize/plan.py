@@ -1,0 +1,525 @@
+"""The plan: every parameter's blocks and distributions, built and checked before anything is written.
+
+Building the plan reads shapes only (so it works on ``meta`` models),
+raises every error about rules, shapes and schemes, and leaves the model
+untouched. Executing it (see :mod:`initlab.initialize.execute`) only draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from initlab import distributions as dist
+from initlab import schemes as s
+from initlab.errors import ConfigError, SchemeError, ShapeError
+from initlab.fans import Fans
+from initlab.initialize.assignment import Assignment, assign, with_fans
+from initlab.initialize.auto import AUTO_LAYER_TYPES, NONE, find_activations
+from initlab.initialize.layer_fans import (
+    EMBEDDING_TYPES,
+    FAN_MODES,
+    NORM_TYPES,
+    RECURRENT_TYPES,
+    WEIGHT_LAYER_TYPES,
+    Geometry,
+    is_bias,
+    layer_geometry,
+    row_blocks,
+    tensor_geometry,
+    whole,
+)
+from initlab.initialize.presets import PRESETS, preset_assignments
+from initlab.initialize.record import LeftAlone
+from initlab.initialize.rules import (
+    Rule,
+    RuleSet,
+    check_keys_match,
+    describe_names,
+    key_label,
+    parse_rules,
+)
+from initlab.initialize.streams import Region
+from initlab.registry import parse_scheme
+
+# Primitives drawn value by value, so they can be drawn in chunks.
+ELEMENTWISE = (dist.Constant, dist.Normal, dist.Uniform, dist.TruncatedNormal)
+_RANDOM = (
+    dist.Normal,
+    dist.Uniform,
+    dist.TruncatedNormal,
+    dist.Orthogonal,
+    dist.Sparse,
+)
+
+_EMBEDDING_DEFAULT = s.Normal(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """One block of a parameter with the distribution it is drawn from."""
+
+    index: int
+    region: Region
+    shape: tuple[int, ...]
+    drop_axis: int | None
+    layout: str
+    fans: Fans
+    distribution: dist.Distribution
+
+    @property
+    def elementwise(self) -> bool:
+        """Whether the block can be drawn chunk by chunk."""
+        return isinstance(self.distribution, ELEMENTWISE)
+
+
+@dataclass(frozen=True)
+class ParameterPlan:
+    """Everything needed to initialize one parameter, and to report it."""
+
+    name: str
+    aliases: tuple[str, ...]
+    module: str
+    shape: tuple[int, ...]
+    scheme: str
+    rule: str
+    note: str
+    blocks: tuple[BlockPlan, ...]
+    zero_rows: tuple[int, ...]
+    target_std: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The plan for a whole model."""
+
+    parameters: tuple[ParameterPlan, ...]
+    left_alone: tuple[LeftAlone, ...]
+    rules: str
+    fans: str
+
+
+@dataclass(frozen=True)
+class _Owned:
+    """A parameter with its owning module, own name, every qualified name and ancestors."""
+
+    module_name: str
+    module: nn.Module
+    local_name: str
+    parameter: torch.Tensor
+    names: tuple[str, ...]
+    ancestors: tuple[nn.Module, ...]
+
+
+def _walk(
+    module: nn.Module, prefix: str, ancestors: tuple[nn.Module, ...], seen: set[int]
+) -> Iterator[tuple[str, nn.Module, tuple[nn.Module, ...]]]:
+    # Pre-order with each module once, the order of named_modules().
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    yield prefix, module, ancestors
+    for child_name, child in module.named_children():
+        child_prefix = f"{prefix}.{child_name}" if prefix else child_name
+        yield from _walk(child, child_prefix, (*ancestors, module), seen)
+
+
+def owned_parameters(model: nn.Module) -> list[_Owned]:
+    """Return each distinct parameter once, with its first owner and all its names.
+
+    A tied parameter (one tensor registered under several names) appears
+    under its first name in ``named_parameters`` order, with the other
+    names as aliases.
+    """
+    names_by_id: dict[int, list[str]] = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        names_by_id.setdefault(id(parameter), []).append(name)
+    owned: list[_Owned] = []
+    visited: set[int] = set()
+    for module_name, module, ancestors in _walk(model, "", (), set()):
+        for local_name, parameter in module._parameters.items():
+            if parameter is None or id(parameter) in visited:
+                continue
+            visited.add(id(parameter))
+            owned.append(
+                _Owned(
+                    module_name,
+                    module,
+                    local_name,
+                    parameter,
+                    tuple(names_by_id[id(parameter)]),
+                    ancestors,
+                )
+            )
+    return owned
+
+
+def _all_names(model: nn.Module) -> list[str]:
+    return [name for name, _ in model.named_parameters(remove_duplicate=False)]
+
+
+def _weight_geometry(
+    module: nn.Module, owned: Sequence[_Owned], mode: str
+) -> Geometry | None:
+    """Return the geometry of the module's main weight, which its biases borrow fans from."""
+    for item in owned:
+        if not is_bias(item.local_name):
+            shape = tuple(item.parameter.shape)
+            if mode == "tensor":
+                return tensor_geometry(shape)
+            return layer_geometry(module, item.local_name, shape)
+    return None
+
+
+def _geometry(item: _Owned, mode: str, rule: Rule | None) -> Geometry:
+    shape = tuple(item.parameter.shape)
+    if mode == "tensor":
+        return tensor_geometry(shape)
+    if rule is None:
+        return layer_geometry(item.module, item.local_name, shape)
+    return layer_geometry(
+        item.module,
+        item.local_name,
+        shape,
+        in_axis=rule.in_axis,
+        out_axis=rule.out_axis,
+        batch_axis=rule.batch_axis,
+    )
+
+
+def _bias_geometry(item: _Owned, mode: str, weight: Geometry | None) -> Geometry:
+    """Return a bias's blocks (gate by gate in a recurrent layer) with its weight's fans."""
+    shape = tuple(item.parameter.shape)
+    if mode == "layer" and isinstance(item.module, RECURRENT_TYPES):
+        geometry = layer_geometry(item.module, item.local_name, shape)
+    else:
+        geometry = tensor_geometry(shape)
+    return geometry if weight is None else with_fans(geometry, weight.fans)
+
+
+def _auto_weight(item: _Owned, activations: dict, mode: str) -> Assignment:
+    geometry = _geometry(item, mode, None)
+    module = item.module
+    if isinstance(module, AUTO_LAYER_TYPES):
+        activation = activations.get(item.module_name, NONE)
+        rule = f"auto: {activation.name} ({activation.found_by})"
+        return assign(activation.scheme(), geometry, rule)
+    if isinstance(module, RECURRENT_TYPES):
+        if item.local_name.startswith("weight_hh"):
+            return assign(s.Orthogonal(1.0), geometry, "auto: recurrent weights")
+        if item.local_name.startswith("weight_ih"):
+            return assign(s.glorot_normal(), geometry, "auto: sigmoid and tanh gates")
+    return assign(s.lecun_normal(), geometry, "auto: no activation")
+
+
+def _rules_for_module(
+    module: nn.Module,
+    owned: Sequence[_Owned],
+    rule_set: RuleSet,
+    mode: str,
+    bias: s.Scheme | None,
+    activations: dict,
+) -> dict[int, Assignment | str]:
+    """Return an Assignment, or the reason it is left alone, for each of a module's parameters."""
+    out: dict[int, Assignment | str] = {}
+    weight_geometry = _weight_geometry(module, owned, mode)
+    any_weight_set = False
+    for position, item in enumerate(owned):
+        if is_bias(item.local_name):
+            continue
+        matched = rule_set.match(item.names, module, item.local_name, bias=False)
+        if matched is not None:
+            key, rule = matched
+            geometry = _geometry(item, mode, rule)
+            kind = "pattern" if isinstance(key, str) else "type"
+            out[position] = assign(rule.scheme, geometry, f"{kind} {key_label(key)}")
+        elif rule_set.default is not None and isinstance(module, WEIGHT_LAYER_TYPES):
+            rule = rule_set.default
+            out[position] = assign(
+                rule.scheme, _geometry(item, mode, rule), "all weights"
+            )
+        elif rule_set.auto and isinstance(module, WEIGHT_LAYER_TYPES):
+            out[position] = _auto_weight(item, activations, mode)
+        elif isinstance(module, NORM_TYPES):
+            out[position] = assign(
+                s.ONES, _geometry(item, mode, None), "normalization default"
+            )
+        elif isinstance(module, EMBEDDING_TYPES):
+            padding = getattr(module, "padding_idx", None)
+            out[position] = Assignment(
+                (_EMBEDDING_DEFAULT,),
+                _geometry(item, mode, None),
+                "embedding default (PyTorch's N(0, 1))",
+                () if padding is None else (int(padding),),
+            )
+            continue
+        elif isinstance(module, WEIGHT_LAYER_TYPES):
+            out[position] = "no rule matches it"
+            continue
+        else:
+            out[position] = (
+                f"initlab has no default for {type(module).__name__}; "
+                "add a rule (type or name pattern) for it"
+            )
+            continue
+        any_weight_set = True
+
+    for position, item in enumerate(owned):
+        if not is_bias(item.local_name):
+            continue
+        matched = rule_set.match(item.names, module, item.local_name, bias=True)
+        geometry = _bias_geometry(item, mode, weight_geometry)
+        if matched is not None:
+            key, rule = matched
+            out[position] = assign(rule.scheme, geometry, f"pattern {key_label(key)}")
+        elif isinstance(module, NORM_TYPES):
+            out[position] = assign(s.ZEROS, geometry, "normalization default")
+        elif any_weight_set and bias is not None:
+            out[position] = assign(bias, geometry, "bias")
+        elif any_weight_set:
+            out[position] = "bias=None leaves biases alone"
+        else:
+            out[position] = "its layer's weights are left alone"
+    return out
+
+
+def _preset_for_module(
+    preset: str, module: nn.Module, owned: Sequence[_Owned]
+) -> dict[int, Assignment | str]:
+    table = preset_assignments(preset, module, owned[0].ancestors)
+    if table is None:
+        reason = f"preset {preset!r} has no default for {type(module).__name__}"
+        return {position: reason for position in range(len(owned))}
+    return {
+        position: table.get(item.local_name, f"preset {preset!r} does not set it")
+        for position, item in enumerate(owned)
+    }
+
+
+def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
+    blocks = []
+    for index, block in enumerate(assignment.geometry.blocks):
+        scheme = assignment.scheme_for(index)
+        try:
+            distribution = scheme.resolve(block.fans, block.shape, block.layout)
+        except (ShapeError, SchemeError) as error:
+            raise type(error)(
+                f"cannot initialize {item.names[0]!r} (shape {tuple(item.parameter.shape)}, "
+                f"{type(item.module).__name__}) with {scheme.label}: {error}"
+            ) from None
+        if isinstance(distribution, _RANDOM) and not item.parameter.is_floating_point():
+            raise ConfigError(
+                f"{scheme.label} draws random values but {item.names[0]!r} has dtype "
+                f"{item.parameter.dtype}; give it a constant rule or convert it to float"
+            )
+        blocks.append(
+            BlockPlan(
+                index,
+                block.region,
+                block.shape,
+                block.drop_axis,
+                block.layout,
+                block.fans,
+                distribution,
+            )
+        )
+    return tuple(blocks)
+
+
+def combined_std(blocks: Sequence[BlockPlan]) -> float:
+    """Return the std of all values of the blocks together (NaN if any block's std is unknown)."""
+    total = 0
+    first = second = 0.0
+    for block in blocks:
+        count = math.prod(block.shape)
+        mean, std = block.distribution.value_mean(), block.distribution.value_std()
+        total += count
+        first += count * mean
+        second += count * (std**2 + mean**2)
+    if total == 0:
+        return math.nan
+    mean = first / total
+    return math.sqrt(max(0.0, second / total - mean**2))
+
+
+def validate_options(
+    rules: object,
+    preset: str | None,
+    fans: str,
+    bias: object,
+    seed: object,
+    parameter_names: Sequence[str] = (),
+) -> tuple[RuleSet | None, s.Scheme | None]:
+    """Check the keyword arguments shared by initialize, materialize and the shard function.
+
+    Raises:
+        ConfigError: for both or neither of rules and preset, an unknown
+            preset or fan mode, or a seed that is not a non-negative integer.
+        SchemeError: for an unknown scheme in the rules or ``bias``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got seed={seed!r}")
+    if fans not in FAN_MODES:
+        raise ConfigError(f"invalid fans={fans!r}: use 'layer' or 'tensor'")
+    if (rules is None) == (preset is None):
+        raise ConfigError(
+            "pass exactly one of rules and preset: rules='he_normal', rules='auto', "
+            "a mapping of rules, or preset='torch', 'keras' or 'flax'"
+        )
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(
+                f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}"
+            )
+        return None, None
+    try:
+        return parse_rules(rules), None if bias is None else parse_scheme(bias)
+    except (SchemeError, ConfigError) as error:
+        # Name the model's parameters, so the rule can be fixed from the
+        # message alone.
+        raise type(error)(
+            f"{error}; the model's parameters are: {describe_names(parameter_names)}"
+        ) from None
+
+
+def build_plan(
+    model: nn.Module,
+    *,
+    rule_set: RuleSet | None,
+    preset: str | None,
+    bias: s.Scheme | None,
+    fans: str,
+) -> Plan:
+    """Build and check the plan for ``model``; the model is not changed.
+
+    Raises:
+        ConfigError: for a rule key that matches nothing, naming it and the
+            model's parameters, or a random scheme on a non-float parameter.
+        SchemeError, ShapeError: for a scheme that cannot initialize a
+            parameter, naming the parameter.
+    """
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"initialize needs a torch.nn.Module, got {type(model).__name__}"
+        )
+    owned = owned_parameters(model)
+    if rule_set is not None:
+        check_keys_match(
+            rule_set, _all_names(model), [type(m) for m in model.modules()]
+        )
+    activations = (
+        find_activations(model) if rule_set is not None and rule_set.auto else {}
+    )
+
+    by_module: dict[int, list[_Owned]] = {}
+    for item in owned:
+        by_module.setdefault(id(item.module), []).append(item)
+
+    parameters: list[ParameterPlan] = []
+    left_alone: list[LeftAlone] = []
+    for items in by_module.values():
+        module = items[0].module
+        if preset is not None:
+            decisions = _preset_for_module(preset, module, items)
+        else:
+            decisions = _rules_for_module(
+                module, items, rule_set, fans, bias, activations
+            )
+        for position, item in enumerate(items):
+            decision = decisions[position]
+            shape = tuple(item.parameter.shape)
+            kind = type(module).__name__
+            if isinstance(item.parameter, nn.parameter.UninitializedParameter):
+                decision = "an uninitialized lazy parameter: run one forward pass first"
+            elif isinstance(decision, Assignment) and math.prod(shape) == 0:
+                decision = "it has zero elements"
+            if isinstance(decision, str):
+                left_alone.append(LeftAlone(item.names[0], kind, shape, decision))
+                continue
+            blocks = _resolve(item, decision)
+            parameters.append(
+                ParameterPlan(
+                    item.names[0],
+                    item.names[1:],
+                    kind,
+                    shape,
+                    decision.label,
+                    decision.rule,
+                    decision.geometry.note,
+                    blocks,
+                    decision.zero_rows,
+                    combined_std(blocks),
+                )
+            )
+    order = {name: i for i, name in enumerate(p.names[0] for p in owned)}
+    parameters.sort(key=lambda p: order[p.name])
+    left_alone.sort(key=lambda p: order[p.name])
+    label = f"preset {preset}" if preset is not None else rule_set.label
+    return Plan(tuple(parameters), tuple(left_alone), label, fans)
+
+
+def shard_plan(
+    name: str,
+    full_shape: Sequence[int],
+    scheme: s.Scheme,
+    *,
+    fans: Fans | None,
+    layout: str,
+    groups: int,
+    blocks: int,
+    rule: Rule | None,
+) -> ParameterPlan:
+    """Return the plan of a single parameter described by shape, for a shard."""
+    from initlab.fans import compute_fans
+
+    shape = tuple(int(size) for size in full_shape)
+    if rule is not None and rule.batch_axis is not None:
+        from initlab.initialize.layer_fans import batch_blocks
+
+        geometry = batch_blocks(shape, rule.batch_axis, rule.in_axis, rule.out_axis)
+    elif blocks > 1:
+        geometry = row_blocks(shape, blocks, layout)
+    elif rule is not None and (rule.in_axis is not None or rule.out_axis is not None):
+        geometry = whole(
+            shape,
+            compute_fans(shape, in_axis=rule.in_axis, out_axis=rule.out_axis),
+            layout,
+        )
+    else:
+        geometry = whole(shape, compute_fans(shape, layout, groups=groups), layout)
+    if fans is not None:
+        geometry = with_fans(geometry, fans)
+    item_blocks = []
+    for index, block in enumerate(geometry.blocks):
+        distribution = scheme.resolve(block.fans, block.shape, block.layout)
+        item_blocks.append(
+            BlockPlan(
+                index,
+                block.region,
+                block.shape,
+                block.drop_axis,
+                block.layout,
+                block.fans,
+                distribution,
+            )
+        )
+    blocks_tuple = tuple(item_blocks)
+    return ParameterPlan(
+        name,
+        (),
+        "",
+        shape,
+        scheme.label,
+        "shard",
+        geometry.note,
+        blocks_tuple,
+        (),
+        combined_std(blocks_tuple),
+    )
+
+
+__all__ = ["Plan", "ParameterPlan", "BlockPlan", "build_plan", "describe_names"]

@@ -1,0 +1,93 @@
+"""The record of a model initialization: plain data for tables, JSON and reports."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ParameterRecord:
+    """What one parameter received.
+
+    ``fan_in`` and ``fan_out`` are those of one block (every block of a
+    weight has the same fans); ``blocks`` counts the blocks initialized as
+    tensors of their own (3 for a packed attention projection, 4 for an
+    LSTM weight with ``fans="layer"``). ``target_std`` is the std the
+    scheme promises and ``measured_std`` the std of the values written
+    (population std over all elements). ``aliases`` are other names of a
+    tied parameter.
+    """
+
+    name: str
+    module: str
+    shape: tuple[int, ...]
+    scheme: str
+    rule: str
+    fan_in: float | None
+    fan_out: float | None
+    blocks: int
+    note: str
+    target_std: float
+    measured_std: float
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """A parameter initialization did not touch, and why."""
+
+    name: str
+    module: str
+    shape: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class InitRecord:
+    """Everything :func:`~initlab.initialize.initialize` did to a model.
+
+    ``rules`` describes the rules or preset, ``fans`` is ``"layer"`` or
+    ``"tensor"``, ``seed`` the seed every value follows from.
+    """
+
+    parameters: tuple[ParameterRecord, ...]
+    left_alone: tuple[LeftAlone, ...]
+    rules: str
+    fans: str
+    seed: int
+
+    def __getitem__(self, name: str) -> ParameterRecord:
+        """Return the record of the parameter called ``name`` (or tied to it).
+
+        Raises:
+            KeyError: listing the initialized parameters.
+        """
+        for parameter in self.parameters:
+            if parameter.name == name or name in parameter.aliases:
+                return parameter
+        raise KeyError(
+            f"no initialized parameter {name!r}; initialized: "
+            + ", ".join(p.name for p in self.parameters)
+        )
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data (NaN stds become None)."""
+
+        def clean(row: dict[str, Any]) -> dict[str, Any]:
+            return {
+                key: (None if isinstance(value, float) and math.isnan(value) else value)
+                for key, value in row.items()
+            }
+
+        return {
+            "rules": self.rules,
+            "fans": self.fans,
+            "seed": self.seed,
+            "parameters": [clean(asdict(p)) for p in self.parameters],
+            "left_alone": [asdict(p) for p in self.left_alone],
+        }
