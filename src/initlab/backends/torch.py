@@ -525,7 +525,8 @@ def fill_(
     distribution = resolve_for_shape(
         scheme, tuple(tensor.shape), layout=layout, groups=groups, fans=fans
     )
-    if distribution is None:
+    if distribution is None or tensor.is_meta:
+        # A meta tensor has no storage to fill, and no generator lives there.
         return tensor
     if generator is None and seed is not None:
         generator = make_generator(seed, tensor.device)
