@@ -31,10 +31,10 @@ frameworks starts from the same distributions.
   an LSTM's forget gate at 1. PyTorch adds ``bias_ih`` and ``bias_hh``, so
   the forget gate of ``bias_ih`` alone is set to 1 and the effective bias
   is exactly 1;
-* MultiHeadAttention: ``glorot_uniform`` on Keras's einsum kernels, whose
-  fans Keras reads from the shapes ``(D, heads, head_dim)`` and
-  ``(heads, head_dim, E)``: ``(heads * D, head_dim * D)`` for each
-  projection of ``D`` inputs, ``(E, heads * E)`` for the output;
+* MultiHeadAttention: ``glorot_uniform`` on each einsum kernel, whose
+  fans Keras 3.15's EinsumDense takes from its input and output axes: a
+  ``(D, heads, head_dim)`` query kernel has fans ``(D, heads * head_dim)``,
+  so each block of the packed ``(3E, E)`` projection is its own matrix;
 * PReLU slope 0, normalization weight 1 and bias 0.
 
 ``flax`` (Flax linen):
@@ -59,7 +59,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from initlab import schemes as s
-from initlab.fans import Fans, compute_fans
+from initlab.fans import compute_fans
 from initlab.initialize.assignment import Assignment, Labelled, assign, with_fans
 from initlab.initialize.layer_fans import (
     CONV_TYPES,
@@ -199,30 +199,13 @@ _KERAS_ORTHOGONAL = s.Orthogonal(1.0)
 _KERAS_EMBEDDING = s.Uniform(-0.05, 0.05)
 
 
-def _keras_attention_fans(block_rows: int, inputs: int, heads: int) -> Fans:
-    """Keras's fans for an einsum kernel of shape ``(inputs, heads, head_dim)``.
-
-    Keras's ``compute_fans`` multiplies all but the last two axes into a
-    receptive field: ``fan_in = heads * inputs``, ``fan_out = head_dim * inputs``.
-    """
-    head_dim = block_rows // heads
-    return Fans(heads * inputs, head_dim * inputs)
-
-
 def _keras(
     module: nn.Module, ancestors: Sequence[nn.Module]
 ) -> dict[str, Assignment] | None:
     rule = "preset keras"
     shapes = _parameters(module)
-    parent = ancestors[-1] if ancestors else None
     if isinstance(module, _LAYER_TYPES):
-        weight = shapes["weight"]
-        if isinstance(parent, nn.MultiheadAttention) and module is parent.out_proj:
-            # Keras's output kernel (heads, head_dim, E): fan_in = E, fan_out = heads * E.
-            embed = weight[0]
-            geometry = whole(weight, Fans(embed, parent.num_heads * embed))
-        else:
-            geometry = tensor_geometry(weight)
+        geometry = tensor_geometry(shapes["weight"])
         out = {"weight": assign(_KERAS_GLOROT, geometry, rule)}
         if "bias" in shapes:
             out["bias"] = assign(s.ZEROS, tensor_geometry(shapes["bias"]), rule)
@@ -242,13 +225,10 @@ def _keras(
         out = {}
         for name, shape in shapes.items():
             if name == "in_proj_weight":
-                embed = shape[1]
-                fans = _keras_attention_fans(shape[0] // 3, embed, module.num_heads)
                 geometry = row_blocks(shape, 3, note="query, key and value kernels")
-                out[name] = assign(_KERAS_GLOROT, with_fans(geometry, fans), rule)
+                out[name] = assign(_KERAS_GLOROT, geometry, rule)
             elif name.endswith("proj_weight"):
-                fans = _keras_attention_fans(shape[0], shape[1], module.num_heads)
-                out[name] = assign(_KERAS_GLOROT, whole(shape, fans), rule)
+                out[name] = assign(_KERAS_GLOROT, tensor_geometry(shape), rule)
             else:
                 out[name] = assign(s.ZEROS, tensor_geometry(shape), rule)
         return out
