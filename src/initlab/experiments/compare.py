@@ -196,7 +196,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     if key == "inits":
         if isinstance(value, str):
             return split_inits(value)
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        if isinstance(value, list | tuple) and all(isinstance(i, str) for i in value):
             return tuple(item.strip() for item in value)
         raise ConfigError(
             f"invalid {where}: expected a list of init specs such as "
