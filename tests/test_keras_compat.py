@@ -78,6 +78,16 @@ EVERY_CLASS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny QRs and fills spend more time waking a second thread than
+    # computing, and much more on a loaded machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _ours(name, kwargs, shape=SHAPE, seed=1, dtype=None):
     return getattr(ik, name)(seed=seed, **kwargs)(shape, dtype)
 

@@ -53,6 +53,7 @@ from initlab.backends.torch import (
     fill_normal_,
     fill_truncated_normal_,
     fill_uniform_,
+    no_grad_for,
     sample_distribution_,
 )
 from initlab.fans import Fans, torch_fans
@@ -258,19 +259,19 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
             constant_, (tensor,), tensor=tensor, val=val
         )
     # A direct fill_, because anything more costs measurable time on small tensors.
-    with torch.no_grad():
+    with no_grad_for(tensor):
         return tensor.fill_(val)
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` with the scalar value 1."""
-    with torch.no_grad():
+    with no_grad_for(tensor):
         return tensor.fill_(1.0)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` with the scalar value 0."""
-    with torch.no_grad():
+    with no_grad_for(tensor):
         return tensor.zero_()
 
 
@@ -495,9 +496,14 @@ def _fan_scheme_(
     if 0 in tensor.shape:
         warnings.warn(ZERO_ELEMENT_WARNING, stacklevel=3)
         return tensor
-    scheme = make_scheme()
-    distribution = scheme.resolve(_fans(tensor.shape))
+    distribution = _resolved(make_scheme(), tensor.shape)
     return sample_distribution_(tensor, distribution, generator=generator)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved(scheme: schemes.Scheme, shape: tuple[int, ...]) -> dist.Distribution:
+    # Cached like _gain_distribution: schemes are immutable and hashable.
+    return scheme.resolve(_fans(shape))
 
 
 def lecun_uniform_(tensor: Tensor, generator: torch.Generator | None = None) -> Tensor:
