@@ -77,6 +77,22 @@ def measure(values: torch.Tensor) -> Moments:
     return Moments(count, mean, max(0.0, squares - total * mean))
 
 
+# Chunks with more values than this are measured on their first 2^16
+# values. Every value of a chunk is an independent draw from the same
+# distribution, so the prefix is a fair sample, and 65,536 values put the
+# measured std within about 0.3% (one standard error) of the std of the
+# whole chunk. Measuring all 2^20 values (sum and norm) costs about 13% of
+# a uniform_ fill on a CPU; a strided sample reads every cache line and
+# costs as much.
+_MEASURED_PREFIX = 1 << 16
+
+
+def _measure_chunk(values: torch.Tensor) -> Moments:
+    if values.numel() > _MEASURED_PREFIX and values.is_contiguous():
+        return measure(values.view(-1)[:_MEASURED_PREFIX])
+    return measure(values)
+
+
 def resolve_threads(threads: int | None, device: torch.device) -> int:
     """Return the number of worker threads: ``torch.get_num_threads()`` by default, 1 off the CPU.
 
@@ -130,7 +146,7 @@ def _fill_piece(
         # The chunk is the whole target, laid out as a fresh tensor would be,
         # so it is drawn in place: the same numbers, without a copy.
         sample_distribution_(target, distribution, generator=generator)
-        return measure(target)
+        return _measure_chunk(target)
     buffer = torch.empty(piece.chunk_shape, dtype=view.dtype, device=view.device)
     sample_distribution_(buffer, distribution, generator=generator)
     values = buffer[piece.source]
@@ -200,7 +216,8 @@ def zero_rows(plan: ParameterPlan, out: torch.Tensor, region: Region) -> bool:
 def run_tasks(tasks: Sequence[Callable[[], Moments]], threads: int) -> list[Moments]:
     """Run tasks on ``threads`` threads and return their results in task order."""
     if threads <= 1 or len(tasks) <= 1:
-        return [_call(task) for task in tasks]
+        with _serial_kernels():
+            return [_call(task) for task in tasks]
     with (
         _serial_kernels(),
         ThreadPoolExecutor(max_workers=min(threads, len(tasks))) as pool,

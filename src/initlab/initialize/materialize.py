@@ -73,38 +73,43 @@ def _modules_to_reset(
     return to_reset, missing
 
 
-def _allocate(model: nn.Module, device: torch.device) -> set[int]:
-    """Replace meta tensors by uninitialized ones on ``device``, move the rest there.
+def _empty(meta: torch.Tensor, device: torch.device) -> torch.Tensor:
+    # torch.empty_like from meta to another device runs PyTorch's Python
+    # reference implementation, which imports sympy (3 s here); this is the
+    # same allocation, strides included, without it.
+    return torch.empty_strided(
+        meta.size(), meta.stride(), dtype=meta.dtype, device=device
+    )
 
-    Tied parameters stay tied. Returns the ids of the new tensors that were
-    on ``meta`` before.
+
+def _allocate(model: nn.Module, device: torch.device) -> None:
+    """Replace meta tensors by uninitialized ones on ``device`` and move the rest there.
+
+    Tied parameters and buffers stay tied.
     """
     replaced: dict[int, torch.Tensor] = {}
-    fresh: set[int] = set()
     for module in model.modules():
         for name, parameter in list(module._parameters.items()):
             if parameter is None:
                 continue
             if id(parameter) not in replaced:
                 if parameter.is_meta:
-                    data = torch.empty_like(parameter, device=device)
+                    data = _empty(parameter, device)
                 else:
                     data = parameter.detach().to(device)
-                new = nn.Parameter(data, requires_grad=parameter.requires_grad)
-                if parameter.is_meta:
-                    fresh.add(id(new))
-                replaced[id(parameter)] = new
+                replaced[id(parameter)] = nn.Parameter(
+                    data, requires_grad=parameter.requires_grad
+                )
             module._parameters[name] = replaced[id(parameter)]
         for name, buffer in list(module._buffers.items()):
             if buffer is None:
                 continue
             if id(buffer) not in replaced:
                 if buffer.is_meta:
-                    replaced[id(buffer)] = torch.empty_like(buffer, device=device)
+                    replaced[id(buffer)] = _empty(buffer, device)
                 else:
                     replaced[id(buffer)] = buffer.to(device)
             module._buffers[name] = replaced[id(buffer)]
-    return fresh
 
 
 def _reset_with_seed(

@@ -15,9 +15,10 @@ class ParameterRecord:
     weight has the same fans); ``blocks`` counts the blocks initialized as
     tensors of their own (3 for a packed attention projection, 4 for an
     LSTM weight with ``fans="layer"``). ``target_std`` is the std the
-    scheme promises and ``measured_std`` the std of the values written
-    (population std over all elements). ``aliases`` are other names of a
-    tied parameter.
+    scheme promises and ``measured_std`` the population std of the values
+    written; a chunk of more than 2^16 values drawn in place contributes
+    its first 2^16 values, a fair sample because its values are independent
+    draws. ``aliases`` are other names of a tied parameter.
     """
 
     name: str
