@@ -27,6 +27,7 @@ orthogonal recurrent weights, gate by gate (Saxe, McClelland and Ganguli,
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 from collections.abc import Callable
@@ -98,6 +99,7 @@ class Activation:
 NONE = Activation("none", "lecun")
 
 
+@functools.lru_cache(maxsize=1)
 def _activation_modules() -> tuple[type[nn.Module], ...]:
     module = nn.modules.activation
     return tuple(

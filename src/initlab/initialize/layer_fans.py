@@ -28,7 +28,6 @@ with PyTorch's tensor rule, ``torch.nn.init._calculate_fan_in_and_fan_out``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -227,17 +226,3 @@ def layer_geometry(
         note = f"{gates} gates" if gates > 1 else ""
         return row_blocks(shape, gates, note=note)
     return tensor_geometry(shape)
-
-
-def bias_fans(weight_shape: Sequence[int] | None, geometry: Geometry | None) -> Fans:
-    """Return the fans a bias borrows from its layer's weight (PyTorch's bias bound uses fan_in)."""
-    if geometry is not None:
-        return geometry.fans
-    if weight_shape is not None:
-        return compute_fans(tuple(weight_shape), "torch")
-    return Fans(1, 1)
-
-
-def block_numel(block: Block) -> int:
-    """Return the number of values in a block."""
-    return math.prod(block.shape)

@@ -29,9 +29,7 @@ from initlab.initialize.layer_fans import (
     Geometry,
     is_bias,
     layer_geometry,
-    row_blocks,
     tensor_geometry,
-    whole,
 )
 from initlab.initialize.presets import PRESETS, preset_assignments
 from initlab.initialize.record import LeftAlone
@@ -300,7 +298,13 @@ def _preset_for_module(
     }
 
 
-def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
+def resolve_blocks(assignment: Assignment, what: str) -> tuple[BlockPlan, ...]:
+    """Resolve each block's scheme for its fans and shape.
+
+    Raises:
+        SchemeError, ShapeError: for a scheme that cannot fill a block,
+            with ``what`` (the parameter) in the message.
+    """
     blocks = []
     for index, block in enumerate(assignment.geometry.blocks):
         scheme = assignment.scheme_for(index)
@@ -308,14 +312,8 @@ def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
             distribution = scheme.resolve(block.fans, block.shape, block.layout)
         except (ShapeError, SchemeError) as error:
             raise type(error)(
-                f"cannot initialize {item.names[0]!r} (shape {tuple(item.parameter.shape)}, "
-                f"{type(item.module).__name__}) with {scheme.label}: {error}"
+                f"cannot initialize {what} with {scheme.label}: {error}"
             ) from None
-        if isinstance(distribution, _RANDOM) and not item.parameter.is_floating_point():
-            raise ConfigError(
-                f"{scheme.label} draws random values but {item.names[0]!r} has dtype "
-                f"{item.parameter.dtype}; give it a constant rule or convert it to float"
-            )
         blocks.append(
             BlockPlan(
                 index,
@@ -328,6 +326,21 @@ def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
             )
         )
     return tuple(blocks)
+
+
+def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
+    what = (
+        f"{item.names[0]!r} (shape {tuple(item.parameter.shape)}, "
+        f"{type(item.module).__name__})"
+    )
+    blocks = resolve_blocks(assignment, what)
+    random = any(isinstance(block.distribution, _RANDOM) for block in blocks)
+    if random and not item.parameter.is_floating_point():
+        raise ConfigError(
+            f"{assignment.label} draws random values but {item.names[0]!r} has dtype "
+            f"{item.parameter.dtype}; give it a constant rule or convert it to float"
+        )
+    return blocks
 
 
 def combined_std(blocks: Sequence[BlockPlan]) -> float:
@@ -462,64 +475,4 @@ def build_plan(
     return Plan(tuple(parameters), tuple(left_alone), label, fans)
 
 
-def shard_plan(
-    name: str,
-    full_shape: Sequence[int],
-    scheme: s.Scheme,
-    *,
-    fans: Fans | None,
-    layout: str,
-    groups: int,
-    blocks: int,
-    rule: Rule | None,
-) -> ParameterPlan:
-    """Return the plan of a single parameter described by shape, for a shard."""
-    from initlab.fans import compute_fans
-
-    shape = tuple(int(size) for size in full_shape)
-    if rule is not None and rule.batch_axis is not None:
-        from initlab.initialize.layer_fans import batch_blocks
-
-        geometry = batch_blocks(shape, rule.batch_axis, rule.in_axis, rule.out_axis)
-    elif blocks > 1:
-        geometry = row_blocks(shape, blocks, layout)
-    elif rule is not None and (rule.in_axis is not None or rule.out_axis is not None):
-        geometry = whole(
-            shape,
-            compute_fans(shape, in_axis=rule.in_axis, out_axis=rule.out_axis),
-            layout,
-        )
-    else:
-        geometry = whole(shape, compute_fans(shape, layout, groups=groups), layout)
-    if fans is not None:
-        geometry = with_fans(geometry, fans)
-    item_blocks = []
-    for index, block in enumerate(geometry.blocks):
-        distribution = scheme.resolve(block.fans, block.shape, block.layout)
-        item_blocks.append(
-            BlockPlan(
-                index,
-                block.region,
-                block.shape,
-                block.drop_axis,
-                block.layout,
-                block.fans,
-                distribution,
-            )
-        )
-    blocks_tuple = tuple(item_blocks)
-    return ParameterPlan(
-        name,
-        (),
-        "",
-        shape,
-        scheme.label,
-        "shard",
-        geometry.note,
-        blocks_tuple,
-        (),
-        combined_std(blocks_tuple),
-    )
-
-
-__all__ = ["Plan", "ParameterPlan", "BlockPlan", "build_plan", "describe_names"]
+__all__ = ["BlockPlan", "ParameterPlan", "Plan", "build_plan", "resolve_blocks"]

@@ -67,7 +67,6 @@ from initlab.initialize.layer_fans import (
     NORM_TYPES,
     RECURRENT_TYPES,
     TRANSPOSED_CONV_TYPES,
-    Geometry,
     gate_count,
     row_blocks,
     tensor_geometry,
@@ -334,4 +333,4 @@ def preset_assignments(
     return builder(module, ancestors)
 
 
-__all__ = ["PRESETS", "Geometry", "preset_assignments"]
+__all__ = ["PRESETS", "preset_assignments"]

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 import torch
 
 from initlab.errors import ConfigError, ShapeError
-from initlab.fans import Fans, Layout
+from initlab.fans import Fans, Layout, compute_fans
+from initlab.initialize.assignment import assign, with_fans
 from initlab.initialize.execute import parameter_tasks, resolve_threads, run_tasks
-from initlab.initialize.plan import shard_plan
+from initlab.initialize.layer_fans import Geometry, batch_blocks, row_blocks, whole
+from initlab.initialize.plan import ParameterPlan, combined_std, resolve_blocks
 from initlab.initialize.rules import Rule, as_rule
 from initlab.schemes import Scheme
 
@@ -46,6 +48,44 @@ def _region(
             )
         region.append(range(start, stop, step))
     return tuple(region)
+
+
+def _geometry(
+    shape: tuple[int, ...], rule: Rule, layout: Layout, groups: int, blocks: int
+) -> Geometry:
+    """Return the blocks ``initialize`` would cut the parameter into."""
+    if rule.batch_axis is not None:
+        return batch_blocks(shape, rule.batch_axis, rule.in_axis, rule.out_axis)
+    if blocks > 1:
+        return row_blocks(shape, blocks, layout)
+    if rule.in_axis is not None or rule.out_axis is not None:
+        fans = compute_fans(shape, in_axis=rule.in_axis, out_axis=rule.out_axis)
+        return whole(shape, fans, layout)
+    return whole(shape, compute_fans(shape, layout, groups=groups), layout)
+
+
+def _plan(
+    name: str,
+    shape: tuple[int, ...],
+    rule: Rule,
+    fans: Fans | None,
+    geometry: Geometry,
+) -> ParameterPlan:
+    if fans is not None:
+        geometry = with_fans(geometry, fans)
+    blocks = resolve_blocks(assign(rule.scheme, geometry, "shard"), repr(name))
+    return ParameterPlan(
+        name=name,
+        aliases=(),
+        module="",
+        shape=shape,
+        scheme=rule.label,
+        rule="shard",
+        note=geometry.note,
+        blocks=blocks,
+        zero_rows=(),
+        target_std=combined_std(blocks),
+    )
 
 
 def initialize_shard(
@@ -103,15 +143,8 @@ def initialize_shard(
     rule = as_rule(scheme, param_name)
     shape = tuple(int(size) for size in full_shape)
     region = _region(shape, shard_slices)
-    plan = shard_plan(
-        param_name,
-        shape,
-        rule.scheme,
-        fans=fans,
-        layout=layout,
-        groups=groups,
-        blocks=blocks,
-        rule=rule,
+    plan = _plan(
+        param_name, shape, rule, fans, _geometry(shape, rule, layout, groups, blocks)
     )
     device = torch.device(device)
     out = torch.empty(tuple(len(r) for r in region), dtype=dtype, device=device)
