@@ -73,7 +73,7 @@ def test_truncated_normal_nothing_on_bounds(low, high):
 
 
 def test_truncated_normal_tail_values_continuous():
-    # A float32 inverse CDF collapses [5, 6] onto about 10 levels.
+    # A float32 inverse CDF on the upper tail collapses [5, 6] onto 5 levels.
     values = _truncated(5.0, 6.0)
     assert torch.unique(values).numel() > 0.9 * SAMPLE
 
@@ -311,12 +311,10 @@ def test_orthogonal_is_orthogonal(dtype, shape):
     matrix = tensor.double().reshape(shape[0], -1)
     small = min(matrix.shape)
     gram = matrix @ matrix.t() if matrix.shape[0] == small else matrix.t() @ matrix
-    tolerance = (
-        1e-9 if dtype == torch.float64 else (1e-5 if dtype == torch.float32 else 0.05)
-    )
-    assert torch.allclose(
-        gram, 4 * torch.eye(small, dtype=torch.float64), atol=4 * tolerance
-    )
+    # Half types are orthogonalised in float32 and then rounded.
+    tolerance = {torch.float64: 1e-9, torch.float32: 1e-5}.get(dtype, 0.05)
+    expected = 4 * torch.eye(small, dtype=torch.float64)
+    assert torch.allclose(gram, expected, atol=4 * tolerance)
 
 
 def test_orthogonal_keras_layout_columns():

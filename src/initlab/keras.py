@@ -1,12 +1,12 @@
 """Keras 3 initializers that return torch tensors, built on initlab's schemes.
 
 Each class has the name, constructor arguments and defaults of its
-``keras.initializers`` counterpart (Keras 3.15), and
-``initializer(shape, dtype=None)`` returns a new tensor of ``shape`` in
-Keras's layout ``(*kernel, in, out)`` with Keras's fans: ``fan_in =
-shape[-2] * prod(kernel)``, ``fan_out = shape[-1] * prod(kernel)``, a 1-D
-shape ``(n,)`` has ``n, n`` and a 0-D shape ``1, 1``. The tensor is float32
-unless ``dtype`` says otherwise, on torch's default device.
+``keras.initializers`` counterpart (Keras 3.15). ``initializer(shape,
+dtype=None)`` returns a new tensor of ``shape`` in Keras's layout ``(*kernel,
+in, out)``, with Keras's fans: ``fan_in = shape[-2] * prod(kernel)`` and
+``fan_out = shape[-1] * prod(kernel)``, while a 1-D shape ``(n,)`` has
+``n, n`` and a 0-D shape ``1, 1``. The tensor is float32 unless ``dtype``
+names another type, on torch's default device.
 
 As in Keras, Keras's names mean Keras's schemes: ``HeNormal`` and
 ``get("he_normal")`` are the normal truncated at +-2 parent standard
@@ -359,17 +359,17 @@ class _NamedVarianceScaling(VarianceScaling):
 
 
 class LecunNormal(_NamedVarianceScaling):
-    """std ``sqrt(1 / fan_in)`` after a cut at +-2 parent std (LeCun et al., "Efficient BackProp", 1998)."""
+    """LeCun normal: std ``sqrt(1 / fan_in)`` after a cut at +-2 parent std (LeCun et al., "Efficient BackProp", 1998)."""
 
 
 class LecunUniform(_NamedVarianceScaling):
-    """``U(-limit, limit)`` with ``limit = sqrt(3 / fan_in)`` (LeCun et al., 1998)."""
+    """LeCun uniform: ``U(-limit, limit)`` with ``limit = sqrt(3 / fan_in)`` (LeCun et al., 1998)."""
 
     DISTRIBUTION = "uniform"
 
 
 class GlorotNormal(_NamedVarianceScaling):
-    """std ``sqrt(2 / (fan_in + fan_out))`` after a cut at +-2 parent std.
+    """Glorot normal: std ``sqrt(2 / (fan_in + fan_out))`` after a cut at +-2 parent std.
 
     Glorot and Bengio, "Understanding the difficulty of training deep
     feedforward neural networks", 2010.
@@ -379,14 +379,14 @@ class GlorotNormal(_NamedVarianceScaling):
 
 
 class GlorotUniform(_NamedVarianceScaling):
-    """``U(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))`` (Glorot and Bengio, 2010)."""
+    """Glorot uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / (fan_in + fan_out))`` (Glorot and Bengio, 2010)."""
 
     MODE = "fan_avg"
     DISTRIBUTION = "uniform"
 
 
 class HeNormal(_NamedVarianceScaling):
-    """std ``sqrt(2 / fan_in)`` after a cut at +-2 parent std.
+    """He normal: std ``sqrt(2 / fan_in)`` after a cut at +-2 parent std.
 
     He, Zhang, Ren and Sun, "Delving Deep into Rectifiers", 2015. For
     ``fan_in = 256`` the parent std is 0.100484, the cut +-0.200968 and the
@@ -397,7 +397,7 @@ class HeNormal(_NamedVarianceScaling):
 
 
 class HeUniform(_NamedVarianceScaling):
-    """``U(-limit, limit)`` with ``limit = sqrt(6 / fan_in)`` (He et al., 2015)."""
+    """He uniform: ``U(-limit, limit)`` with ``limit = sqrt(6 / fan_in)`` (He et al., 2015)."""
 
     SCALE = 2.0
     DISTRIBUTION = "uniform"
@@ -406,7 +406,7 @@ class HeUniform(_NamedVarianceScaling):
 class Orthogonal(RandomInitializer):
     """A random (semi-)orthogonal matrix times ``gain``.
 
-    The shape is flattened to ``(prod(shape[:-1]), shape[-1])``; the rows
+    The shape is flattened to ``(prod(shape[:-1]), shape[-1])``. The rows
     are orthonormal when there are fewer rows than columns, the columns
     otherwise. Saxe, McClelland and Ganguli, "Exact solutions to the
     nonlinear dynamics of learning in deep linear neural networks", 2014.

@@ -1,15 +1,15 @@
 """Drop-in replacement for ``torch.nn.init`` (torch 2.13), built on initlab's schemes.
 
 ``import initlab.nn as init`` in place of ``import torch.nn.init as init``
-keeps every name, signature, default, return value, warning and error of
-torch 2.13, and the same generator state gives the same numbers wherever
-both draw in the same order (uniform_, normal_, the Xavier and Kaiming
-functions, orthogonal_ on float32 and float64, and trunc_normal_ when no
-value falls outside ``[a, b]``). Fans follow PyTorch's rule: ``(out, in,
+keeps the names, signatures, defaults, return values, warnings and errors
+of torch 2.13, except for the differences listed below. The same generator
+state gives the same numbers wherever both draw in the same order:
+uniform_, normal_, the Xavier and Kaiming functions, orthogonal_ on float32
+and float64, and trunc_normal_ when no value falls outside ``[a, b]``. Fans follow PyTorch's rule: ``(out, in,
 *kernel)`` with ``fan_in = in * prod(kernel)``, ignoring groups, and a
 transposed convolution's weight read as if it were a plain one.
 
-Differences from torch 2.13, each a fix of a torch defect:
+Differences from torch 2.13 (all but the last two fix a torch defect):
 
 * ``xavier_uniform_`` and ``xavier_normal_`` on a zero-element tensor whose
   fans are both zero, such as ``(0, 0)`` or ``(4, 4, 0)``, return it with
@@ -26,6 +26,8 @@ Differences from torch 2.13, each a fix of a torch defect:
   where torch raises IndexError.
 * Random fills of integer and boolean tensors raise NotImplementedError,
   as torch does, with a message that says to convert the tensor.
+* The deprecated aliases without the trailing underscore (``uniform``,
+  ``normal`` ...) warn with FutureWarning as in torch, naming ``initlab.nn``.
 
 Beyond ``torch.nn.init``: :func:`lecun_uniform_`, :func:`lecun_normal_`,
 :func:`variance_scaling_`, and Keras's truncated normals
@@ -538,9 +540,9 @@ def glorot_truncated_normal_(
 ) -> Tensor:
     """Fill ``tensor`` as Keras's ``GlorotNormal``, times ``gain``.
 
-    The values have std ``gain * sqrt(2 / (fan_in + fan_out))``: a parent
-    normal of that std divided by 0.87962566103423978, cut at +-2 of its own
-    standard deviations.
+    The values have std ``gain * sqrt(2 / (fan_in + fan_out))``. They are
+    drawn from a normal of that std divided by 0.87962566103423978, cut at
+    +-2 of its own standard deviations.
 
     Raises:
         ValueError: for fewer than 2 dimensions; SchemeError for a gain that

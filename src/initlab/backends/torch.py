@@ -1,7 +1,7 @@
 """PyTorch backend: fill tensors in place for a scheme, on any device and dtype.
 
 Random draws come only from the ``generator`` passed in (or a new one seeded
-from ``seed``), masks and QR inputs included; ``generator=None`` means
+from ``seed``), masks and QR inputs included. ``generator=None`` means
 torch's global generator, as in ``torch.nn.init``. float16 and bfloat16
 tensors are sampled in float32 and cast, because sampling in the half type
 itself distorts the distribution (too few representable values near a
@@ -25,17 +25,18 @@ from initlab.schemes import Scheme, resolve_for_shape
 _HALF_TYPES = (torch.float16, torch.bfloat16)
 
 # Within +-3 standard deviations, the inverse CDF ``sqrt(2) * erfinv(e)`` on a
-# float32 uniform ``e`` keeps a z-resolution better than 1e-5 (the slope of
-# erf at 3 is 0.0089 against a float32 spacing of 6e-8 near 1), and one
-# uniform_ plus one erfinv_ pass costs about 1.5 normal_ passes on a CPU.
+# float32 uniform ``e`` keeps a z-resolution better than 1e-5: the slope of
+# erf(z / sqrt(2)) at z = 3 is 0.0089, against a float32 spacing of 6e-8 near
+# 1. One uniform_ and one erfinv_ pass cost about 1.4 normal_ passes (10.6
+# against 7.7 ns per value on the 2-core development CPU, torch 2.13).
 _ERFINV_MAX_Z = 3.0
 
-# Above this kept mass, drawing normals and replacing the few values that
-# fall outside is cheap; below it, most draws would be wasted.
+# Above this kept mass, drawing normals and replacing the values that fall
+# outside is cheap. Below it, most draws would be wasted.
 _REJECTION_MIN_KEPT_MASS = 0.3
 
 # The float64 inverse CDF keeps its relative precision down to
-# Phi(-37) = 5.7e-300; farther out in a tail Phi underflows, and an
+# Phi(-37) = 5.7e-300. Farther out in a tail Phi underflows, so an
 # exponential proposal samples the tail instead.
 _INVERSE_CDF_MAX_Z = 37.0
 
@@ -58,7 +59,7 @@ def make_generator(
 
 def _require_float(tensor: torch.Tensor, what: str) -> None:
     # torch raises NotImplementedError for random fills of integer and
-    # boolean tensors; keep the type so callers that catch it keep working.
+    # boolean tensors, and the same type keeps callers that catch it working.
     if not tensor.is_floating_point():
         raise NotImplementedError(
             f"{what} draws random values and needs a floating-point tensor, "
@@ -283,8 +284,8 @@ def _truncated_by_replacement(
     values: torch.Tensor, d: dist.TruncatedNormal, generator: torch.Generator | None
 ) -> None:
     # A value drawn from N(mean, std^2) and kept when inside is distributed as
-    # the truncated normal; so is an independent truncated draw put in place
-    # of a value that fell outside. One pass, no redraw loop.
+    # the truncated normal, and so is an independent truncated draw put in
+    # place of a value that fell outside. So one pass suffices.
     values.normal_(d.mean, d.std, generator=generator)
     smallest, largest = torch.aminmax(values)
     if smallest.item() >= d.low and largest.item() <= d.high:
@@ -385,7 +386,7 @@ def _fill_orthogonal(
 
     # The same draw as torch.nn.init.orthogonal_, so float32 and float64
     # tensors get torch's numbers for the same generator state. The QR runs
-    # outside no_grad, as in torch: its input never requires grad, so no
+    # outside no_grad, as in torch. Its input never requires grad, so no
     # history is recorded, and torch 2.13's CPU QR of a 4x4 matrix took 3
     # times as long under no_grad (49 us against 16 us, one thread).
     matrix = tensor.new_empty((rows, cols), dtype=dtype).normal_(
@@ -513,8 +514,8 @@ def fill_(
     Args:
         tensor: the tensor to fill, on any device.
         scheme: a :class:`~initlab.schemes.Scheme` or a spec string.
-        fans: explicit fans, for example from a layer that knows better than
-            its weight shape; computed from the shape and ``layout`` if None.
+        fans: explicit fans, for a layer whose fans differ from what its
+            weight shape gives. If None, they come from the shape and ``layout``.
         layout: weight layout for the fans and for structured schemes.
         groups: the layer's groups, used when fans are computed here.
         generator: the random source; mutually exclusive with ``seed``.
