@@ -305,6 +305,14 @@ def test_probe_upstream_tensor_is_the_output_gradient():
     assert record.grad_norm == pytest.approx(0.5 * 32**0.5)
 
 
+def test_probe_under_no_grad_still_backpropagates():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    with torch.no_grad():
+        report = probe(model, randn(16, 3), upstream="random")
+    assert report.input_grad_std is not None
+    assert report.layers[0].grad_std is not None
+
+
 def test_probe_forward_only_has_no_gradients():
     report = probe(nn.Sequential(nn.Linear(3, 2), nn.Tanh()), randn(16, 3))
     assert report.backward is None

@@ -106,6 +106,15 @@ def test_report_table_shows_verdicts():
     assert "Tanh" in text
 
 
+def test_report_table_narrow_console_drops_columns():
+    console = Console(record=True, width=70)
+    tanh_report(label="narrow").render(console)
+    text = console.export_text()
+    assert "…" not in text
+    assert "verdict" in text
+    assert "W target" not in text
+
+
 def test_report_table_caption_describes_pass():
     console = Console(record=True, width=200)
     tanh_report().render(console)

@@ -233,6 +233,18 @@ def test_zero_and_dead_hardswish_negative_values():
     assert float(dead) == 1.0
 
 
+def test_histogram_tensor_scatter_matches_bincount():
+    values = randn(1000)
+    low, high = values.min(), values.max()
+
+    def counts(scatter):
+        work = torch.empty(1000)
+        index = torch.empty(1000, dtype=torch.int32)
+        return st.histogram_tensor(values, work, index, low, high, 10, scatter=scatter)
+
+    assert counts(True).tolist() == counts(False).tolist()
+
+
 def test_histogram_tensor_puts_maximum_in_last_bin():
     values = torch.tensor([0.0, 0.25, 0.5, 1.0])
     counts = st.histogram_tensor(

@@ -78,7 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from rich.console import Console
 
     from initlab.errors import ConfigError
@@ -99,17 +98,15 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"upstream": "random"}
     if args.upstream == "loss":
         options = {"targets": labels}
-    with torch.no_grad():
-        # The probe turns gradients back on for its own pass.
-        report = probe(
-            model,
-            inputs,
-            seed=args.seed,
-            applied=applied,
-            light=args.light,
-            label=args.init or args.target,
-            **options,
-        )
+    report = probe(
+        model,
+        inputs,
+        seed=args.seed,
+        applied=applied,
+        light=args.light,
+        label=args.init or args.target,
+        **options,
+    )
 
     console = Console()
     if args.format == "json":

@@ -153,12 +153,7 @@ def probe(
         and "input_gradient" in chosen
         and first.is_floating_point()
     )
-    input_leaf = None
-    if wants_input_grad:
-        input_leaf = first.detach().requires_grad_(True)
-        # A clone, so a model that writes into its input in place neither
-        # fails on a leaf that requires grad nor changes the caller's tensor.
-        args = (input_leaf.clone(), *args[1:])
+    input_leaf = first.detach().requires_grad_(True) if wants_input_grad else None
 
     recorder = Recorder(
         layers,
@@ -177,6 +172,11 @@ def probe(
     try:
         state.seed_global_rng(seed)
         with torch.set_grad_enabled(backward is not None):
+            if input_leaf is not None:
+                # A clone, taken with grad enabled so it stays in the graph,
+                # so a model that writes into its input in place neither
+                # fails on a leaf that requires grad nor changes the caller's tensor.
+                args = (input_leaf.clone(), *args[1:])
             output = model(*args)
             if backward is not None:
                 loss_value, gradients, input_grad = _backward(

@@ -246,7 +246,7 @@ class Recorder:
             low, high = call.tensors["min"], call.tensors["max"]
         index = self.workspace.take(flat.numel(), torch.int32, flat.device)
         call.tensors["histogram"] = stats.histogram_tensor(
-            flat, work, index, low, high, self.bins
+            flat, work, index, low, high, self.bins, scatter=flat.device.type != "cpu"
         )
 
     def _record_projection(self, call: PendingCall, output: torch.Tensor) -> None:

@@ -287,17 +287,22 @@ class ProbeReport:
             writer.writerow([_csv_cell(row[column]) for column in columns])
         return buffer.getvalue()
 
-    def table(self) -> Any:
-        """Return a ``rich.table.Table`` with one row per record and coloured verdicts."""
+    def table(self, width: int | None = None) -> Any:
+        """Return a ``rich.table.Table`` with one row per record and coloured verdicts.
+
+        ``width`` (characters) leaves out the least important columns that
+        do not fit; None keeps all 14.
+        """
         from initlab.probe.table import probe_table
 
-        return probe_table(self)
+        return probe_table(self, width)
 
     def render(self, console: Any = None) -> None:
-        """Print :meth:`table` to a ``rich.console.Console`` (a new one on stdout if None)."""
+        """Print :meth:`table` to a ``rich.console.Console``, fitted to its width (a new one on stdout if None)."""
         from rich.console import Console
 
-        (console or Console()).print(self.table())
+        console = console or Console()
+        console.print(self.table(console.width))
 
 
 def _finite_or_none(value: float | None) -> float | None:

@@ -175,6 +175,8 @@ def histogram_tensor(
     low: torch.Tensor,
     high: torch.Tensor,
     bins: int,
+    *,
+    scatter: bool = False,
 ) -> torch.Tensor:
     """Return the counts of ``flat`` in ``bins`` equal bins over ``[low, high]``, as int64.
 
@@ -184,6 +186,11 @@ def histogram_tensor(
     equal to ``high`` goes into the last bin. Values outside the range land
     in the end bins, and NaN in the first; the probe drops the histogram of
     a tensor with non-finite values.
+
+    ``scatter`` counts with a scatter-add instead of ``torch.bincount``,
+    which on CUDA reads the largest index back to the host before counting
+    and so waits for the queued work. The probe scatters on every device
+    but the CPU.
     """
     torch.sub(flat, low, out=work)
     work.mul_(bins / (high - low))
@@ -191,10 +198,8 @@ def histogram_tensor(
     index.copy_(work)
     # Float-to-int conversion of NaN gives an arbitrary integer.
     index.clamp_(0, bins - 1)
-    if flat.device.type == "cpu":
+    if not scatter:
         return torch.bincount(index, minlength=bins)
-    # bincount reads the largest index back to the host on CUDA; a
-    # scatter-add into a fixed-size buffer does not.
     counts = torch.zeros(bins, dtype=torch.int64, device=flat.device)
     positions = index.long()
     return counts.scatter_add_(0, positions, torch.ones_like(positions))

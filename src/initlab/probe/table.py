@@ -1,7 +1,13 @@
-"""The terminal table of a probe report: one row per record, verdicts coloured."""
+"""The terminal table of a probe report: one row per record, verdicts coloured.
+
+A full row has 14 columns, which needs about 130 characters. On a narrower
+console the least important columns are left out (the mean first, then the
+weight columns), so the numbers that remain are never cut.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.table import Table
@@ -20,46 +26,88 @@ VERDICT_STYLES = {
     "non-finite": "bold white on red",
 }
 
+# Border and padding characters that rich adds per column.
+_COLUMN_OVERHEAD = 3
 
-def probe_table(report: ProbeReport) -> Table:
-    """Return a rich table of ``report``: output and gradient statistics, weights, verdict."""
+
+def probe_table(report: ProbeReport, width: int | None = None) -> Table:
+    """Return a rich table of ``report`` with the columns that fit in ``width`` characters (all if None)."""
+    columns = _columns()
+    cells = {
+        header: [format_cell(record) for record in report.layers]
+        for header, _, format_cell in columns
+    }
+    shown = _columns_that_fit(columns, cells, width)
+
     title = "Probe" + (f": {report.label}" if report.label else "")
     table = Table(title=title, caption=_caption(report), caption_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("layer", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    for column in (
-        "mean",
-        "std",
-        "std/in",
-        "sat",
-        "zero",
-        "dead",
-        "grad std",
-        "W std",
-        "W target",
-        "|dW|/|W|",
-    ):
-        table.add_column(column, justify="right")
-    table.add_column("verdict", no_wrap=True)
-    for record in report.layers:
+    for header, justify, _ in columns:
+        if header in shown:
+            table.add_column(header, justify=justify, no_wrap=True)
+    for row in range(len(report.layers)):
         table.add_row(
-            str(record.index),
-            record.label,
-            record.module_type,
-            _number(record.output_mean),
-            _number(record.output_std),
-            _number(record.std_ratio),
-            _fraction(record.saturated_fraction),
-            _fraction(record.zero_fraction),
-            _fraction(record.dead_fraction),
-            _number(record.grad_std),
-            _number(record.weight_std),
-            _number(record.weight_target_std),
-            _number(record.weight_grad_ratio),
-            _verdict(record),
+            *(cells[header][row] for header, _, _ in columns if header in shown)
         )
     return table
+
+
+def _columns() -> list[tuple[str, str, Callable[[LayerRecord], str | Text]]]:
+    """Return ``(header, justify, cell formatter)`` for every column, in display order."""
+    return [
+        ("#", "right", lambda r: str(r.index)),
+        ("layer", "left", lambda r: r.label),
+        ("type", "left", lambda r: r.module_type),
+        ("mean", "right", lambda r: _number(r.output_mean)),
+        ("std", "right", lambda r: _number(r.output_std)),
+        ("std/in", "right", lambda r: _number(r.std_ratio)),
+        ("sat", "right", lambda r: _fraction(r.saturated_fraction)),
+        ("zero", "right", lambda r: _fraction(r.zero_fraction)),
+        ("dead", "right", lambda r: _fraction(r.dead_fraction)),
+        ("grad std", "right", lambda r: _number(r.grad_std)),
+        ("W std", "right", lambda r: _number(r.weight_std)),
+        ("W target", "right", lambda r: _number(r.weight_target_std)),
+        ("|dW|/|W|", "right", lambda r: _number(r.weight_grad_ratio)),
+        ("verdict", "left", _verdict),
+    ]
+
+
+# Columns in the order they are kept as the console narrows.
+_PRIORITY = (
+    "layer",
+    "verdict",
+    "std",
+    "std/in",
+    "grad std",
+    "sat",
+    "dead",
+    "type",
+    "zero",
+    "W std",
+    "W target",
+    "|dW|/|W|",
+    "#",
+    "mean",
+)
+
+
+def _columns_that_fit(
+    columns: list[tuple[str, str, Callable[[LayerRecord], str | Text]]],
+    cells: dict[str, list[str | Text]],
+    width: int | None,
+) -> set[str]:
+    if width is None:
+        return {header for header, _, _ in columns}
+    shown: set[str] = set()
+    used = 1
+    for header in _PRIORITY:
+        needed = max([len(header)] + [len(cell) for cell in cells[header]])
+        needed += _COLUMN_OVERHEAD
+        # The layer and verdict columns stay even on a very narrow console.
+        if used + needed > width and len(shown) >= 2:
+            continue
+        shown.add(header)
+        used += needed
+    return shown
 
 
 def _caption(report: ProbeReport) -> str:
