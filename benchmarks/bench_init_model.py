@@ -2,11 +2,11 @@
 
 Two measurements, each against a baseline measured in the same run:
 
-1. Fill throughput on a 4096 x 4096 float32 tensor, uniform and normal:
-   ``torch.nn.init.uniform_`` / ``normal_`` (one generator, one core)
-   against ``initlab.initialize`` on a Linear of that size with the same
-   distribution (chunked streams on a thread pool, record included), best
-   of five runs each.
+1. Fill throughput on a 4096 x 4096 float32 tensor, uniform and normal.
+   The baseline is ``torch.nn.init.uniform_`` / ``normal_`` (one
+   generator, one core). It runs against ``initlab.initialize`` on a
+   Linear of that size with the same distribution (chunked streams on a
+   thread pool, record included). Each is timed as the best of five runs.
 2. Building a model of about 1.3 billion parameters (20 x Linear(8192,
    8192) by default): PyTorch's eager construction against building on the
    ``meta`` device plus ``initlab.initialize.materialize`` with the torch

@@ -210,6 +210,14 @@ def test_zero_element_parameter_left_alone():
     assert record.left_alone[0].reason == "it has zero elements"
 
 
+def test_lazy_parameters_left_alone():
+    model = nn.Sequential(nn.Linear(3, 4), nn.LazyLinear(2))
+    record = initialize(model, "he_normal")
+    reasons = {entry.name: entry.reason for entry in record.left_alone}
+    assert set(reasons) == {"1.weight", "1.bias"}
+    assert "forward pass" in reasons["1.weight"]
+
+
 def test_record_is_json():
     record = initialize(_model(), "he_normal")
     data = json.loads(json.dumps(record.to_dict()))

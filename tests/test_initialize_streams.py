@@ -46,7 +46,7 @@ def test_chunk_grid_covers_every_value_once(shape):
 
 
 def test_chunk_grid_row_longer_than_chunk():
-    # Each row of 50 holds four chunks of at most 16 values.
+    # Each row of 50 values is cut into four chunks of at most 16.
     grid = ChunkGrid((2, 50), chunk_elements=16)
     assert grid.count == 8
 

@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "target",
         help="a model spec such as mlp:784-256-10:relu, or package.module:factory",
     )
+
     parser.add_argument(
         "--rules",
         help="one scheme for every weight, such as he_normal or 'normal(std=0.02)', or auto",
@@ -40,9 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--preset", choices=["torch", "keras", "flax"], help="a framework's defaults"
+        "--preset",
+        choices=["torch", "keras", "flax"],
+        help="give the model that framework's default initialization",
     )
-    parser.add_argument("--seed", type=int, default=0, help="the seed [default: 0]")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every random draw [default: 0]"
+    )
     parser.add_argument(
         "--bias",
         default="zeros",
@@ -54,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="layer",
         help="fans from the module (layer) or PyTorch's tensor rule (tensor) [default: layer]",
     )
+
     parser.add_argument(
         "--input-shape",
         dest="input_shape",
@@ -68,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_CLASSES,
         help=f"output classes for a model spec that leaves them open [default: {DEFAULT_CLASSES}]",
     )
+
     parser.add_argument(
         "--print",
         dest="print_table",

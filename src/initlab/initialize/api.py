@@ -1,4 +1,4 @@
-"""``initialize``: initialize every parameter of a PyTorch model, and say what was done."""
+"""``initialize``: initialize every parameter of a PyTorch model and return a record of it."""
 
 from __future__ import annotations
 

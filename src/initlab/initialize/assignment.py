@@ -1,4 +1,4 @@
-"""What initialization does to one parameter: schemes per block and where they came from."""
+"""Assignments: the schemes for the blocks of one parameter, and the rule that chose them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from initlab.schemes import Scheme
 
 @dataclass(frozen=True)
 class Labelled(Scheme):
-    """A scheme shown under a label that says where its numbers come from.
+    """A scheme shown under a label that names the source of its numbers.
 
     ``Labelled(Uniform(-0.125, 0.125), "uniform(+-1/sqrt(hidden_size))")``
     samples exactly like the inner scheme.

@@ -1,12 +1,11 @@
 """``rules="auto"``: pick each layer's scheme from the activation that follows it.
 
 For each Linear and convolution, the activation applied to its output is
-found by tracing the model with :mod:`torch.fx`, walking forward through
-operations that keep the scale of the signal family intact (dropout,
-pooling, normalization, reshapes, residual additions) until an activation,
-another layer or the output is reached. Models that cannot be traced
-(data-dependent control flow) fall back to module order: the first
-activation module after the layer, before the next layer. Then:
+found by tracing the model with :mod:`torch.fx`. The search walks forward
+through dropout, pooling, normalization, reshapes and residual additions
+until it reaches an activation, another layer or the output. Models that
+cannot be traced (data-dependent control flow) fall back to module order:
+the first activation module after the layer, before the next layer. Then:
 
 ==================================  ============================================
 activation                          scheme
@@ -331,9 +330,9 @@ def traced_activations(model: nn.Module) -> dict[str, Activation] | None:
     """
     try:
         graph = _LayerTracer().trace(model)
-    # Tracing runs the model's own forward on proxies; code that branches on
-    # values raises whatever that code raises, so any failure here means
-    # "not traceable" and the caller falls back to module order.
+    # Tracing runs the model's own forward pass on proxies, and code that
+    # branches on values raises its own exception type. So any failure here
+    # means "not traceable", and the caller falls back to module order.
     except Exception as error:  # noqa: BLE001
         logger.info(
             "torch.fx could not trace %s (%s: %s); using module order for rules='auto'",

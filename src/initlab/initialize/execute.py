@@ -61,8 +61,8 @@ def measure(values: torch.Tensor) -> Moments:
     """Return the moments of a tensor's values.
 
     Two single-pass reductions (sum and Euclidean norm) in the tensor's
-    precision, combined in float64: ``torch.var_mean`` costs about twice a
-    uniform_ fill per value on a CPU, these about a fifth. The subtraction
+    precision, combined in float64. On a CPU, ``torch.var_mean`` costs about
+    twice a uniform_ fill per value, and these two about 13% of one. The subtraction
     ``sum(x^2) - sum(x)^2 / n`` loses precision only when the mean is large
     against the std, which constant blocks avoid (they skip this).
     """
@@ -106,7 +106,7 @@ def resolve_threads(threads: int | None, device: torch.device) -> int:
             f"threads must be a positive integer, got threads={threads!r}"
         )
     if device.type != "cpu":
-        # Kernels on an accelerator are asynchronous; one thread queues them all.
+        # Kernels on an accelerator run asynchronously, so one thread queues them all.
         return 1
     return threads if threads is not None else torch.get_num_threads()
 
@@ -160,8 +160,8 @@ def _fill_structured(
     block: BlockPlan,
     stream: Callable[[int], torch.Generator],
 ) -> Moments:
-    # Orthogonal, sparse, identity and Dirac need the whole block at once;
-    # it is drawn in full from the block's first stream and sliced.
+    # Orthogonal, sparse, identity and Dirac need the whole block at once, so
+    # it is drawn in full from the block's first stream and then sliced.
     buffer = torch.empty(block.shape, dtype=view.dtype, device=view.device)
     sample_distribution_(
         buffer, block.distribution, generator=stream(0), layout=block.layout
@@ -203,7 +203,7 @@ def _stream(
 
 
 def zero_rows(plan: ParameterPlan, out: torch.Tensor, region: Region) -> bool:
-    """Zero the plan's rows that fall in ``region``; return whether any did."""
+    """Zero the plan's rows that fall in ``region`` and return whether any did."""
     changed = False
     for row in plan.zero_rows:
         rows = region[0]
@@ -235,9 +235,9 @@ def _serial_kernels() -> Iterator[None]:
     """Run each PyTorch kernel on one thread while the pool supplies the parallelism.
 
     Each worker thread would otherwise open its own OpenMP team for every
-    reduction and elementwise op, putting threads times ``get_num_threads()``
-    threads on the cores; on a busy 2-core machine that made a sum over 2^20
-    values about 10 times slower. Worker threads read the global setting
+    reduction and elementwise op, which puts threads times
+    ``get_num_threads()`` threads on the cores. On a busy 2-core machine
+    that made a sum over 2^20 values about 10 times slower. Worker threads read the global setting
     when they start their first parallel op. Only the OpenMP backend allows
     changing the setting after parallel work has started, so other
     backends are left alone.
@@ -265,7 +265,7 @@ def fill_parameters(
     seed: int,
     threads: int,
 ) -> list[float]:
-    """Fill each tensor with its plan's values; return the measured std of each."""
+    """Fill each tensor with its plan's values and return the measured std of each."""
     tasks: list[Callable[[], Moments]] = []
     owners: list[int] = []
     regions = []

@@ -4,9 +4,9 @@ PyTorch computes fans from the weight's shape alone, which goes wrong in
 four common places:
 
 * grouped and depthwise convolutions: a ``Conv2d(32, 32, 3, groups=32)``
-  weight has shape ``(32, 1, 3, 3)``; each output sees 9 inputs and each
-  input feeds 9 outputs, so fans are 9 and 9, where the tensor rule gives
-  9 and 288;
+  weight has shape ``(32, 1, 3, 3)``. Each output depends on 9 inputs and
+  each input feeds 9 outputs, so the fans are 9 and 9, where the tensor
+  rule gives 9 and 288;
 * transposed convolutions: a ``ConvTranspose2d(16, 32, 3)`` weight has
   shape ``(16, 32, 3, 3)`` with the *input* channels first, so fan_in is
   16 * 9 = 144, where the tensor rule reads 32 * 9 = 288;
@@ -82,7 +82,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Geometry:
-    """How a parameter is cut into blocks, and a short note for the record."""
+    """The blocks a parameter is cut into, with a short note for the record."""
 
     blocks: tuple[Block, ...]
     note: str = ""

@@ -75,8 +75,8 @@ def _modules_to_reset(
 
 def _empty(meta: torch.Tensor, device: torch.device) -> torch.Tensor:
     # torch.empty_like from meta to another device runs PyTorch's Python
-    # reference implementation, which imports sympy (3 s here); this is the
-    # same allocation, strides included, without it.
+    # reference implementation, which imports sympy (3 s on a 2-core CPU).
+    # empty_strided makes the same allocation, strides included, without it.
     return torch.empty_strided(
         meta.size(), meta.stride(), dtype=meta.dtype, device=device
     )
@@ -140,10 +140,9 @@ def materialize(
     keep their values and move to ``device``.
 
     Raises:
-        ConfigError: for invalid options, or a meta parameter or buffer that
-            neither a rule, the preset, BatchNorm's defaults nor its
-            module's ``reset_parameters()`` can set; raised before anything
-            is allocated.
+        ConfigError: for invalid options, or for a meta parameter or buffer
+            that no rule, preset, BatchNorm default or ``reset_parameters()``
+            of its module can set. It is raised before anything is allocated.
     """
     if rules is None and preset is None:
         preset = "torch"

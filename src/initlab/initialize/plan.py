@@ -434,8 +434,20 @@ def build_plan(
 
     parameters: list[ParameterPlan] = []
     left_alone: list[LeftAlone] = []
-    for items in by_module.values():
-        module = items[0].module
+    for all_items in by_module.values():
+        module = all_items[0].module
+        items = []
+        for item in all_items:
+            # A lazy module's parameters have no shape until its first forward.
+            if isinstance(item.parameter, nn.parameter.UninitializedParameter):
+                reason = "an uninitialized lazy parameter: run one forward pass first"
+                left_alone.append(
+                    LeftAlone(item.names[0], type(module).__name__, (), reason)
+                )
+            else:
+                items.append(item)
+        if not items:
+            continue
         if preset is not None:
             decisions = _preset_for_module(preset, module, items)
         else:
@@ -446,9 +458,7 @@ def build_plan(
             decision = decisions[position]
             shape = tuple(item.parameter.shape)
             kind = type(module).__name__
-            if isinstance(item.parameter, nn.parameter.UninitializedParameter):
-                decision = "an uninitialized lazy parameter: run one forward pass first"
-            elif isinstance(decision, Assignment) and math.prod(shape) == 0:
+            if isinstance(decision, Assignment) and math.prod(shape) == 0:
                 decision = "it has zero elements"
             if isinstance(decision, str):
                 left_alone.append(LeftAlone(item.names[0], kind, shape, decision))

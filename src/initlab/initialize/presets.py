@@ -14,8 +14,9 @@ frameworks starts from the same distributions.
   for every parameter;
 * MultiheadAttention: ``xavier_uniform_`` on the packed ``(3E, E)``
   projection as one matrix, zero projection biases, ``xavier_normal_`` on
-  ``bias_k`` and ``bias_v``; ``nn.Transformer`` re-initializes every
-  parameter with more than one dimension with ``xavier_uniform_``;
+  ``bias_k`` and ``bias_v``;
+* ``nn.Transformer``: ``xavier_uniform_`` again on every parameter with
+  more than one dimension;
 * PReLU at its ``init`` slope, normalization weight 1 and bias 0.
 
 ``keras`` (Keras 3):

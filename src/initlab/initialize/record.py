@@ -11,10 +11,10 @@ from typing import Any
 class ParameterRecord:
     """What one parameter received.
 
-    ``fan_in`` and ``fan_out`` are those of one block (every block of a
-    weight has the same fans); ``blocks`` counts the blocks initialized as
-    tensors of their own (3 for a packed attention projection, 4 for an
-    LSTM weight with ``fans="layer"``). ``target_std`` is the std the
+    ``fan_in`` and ``fan_out`` are those of one block, because every block
+    of a weight has the same fans. ``blocks`` counts the blocks initialized
+    as tensors of their own: 3 for a packed attention projection, 4 for an
+    LSTM weight with ``fans="layer"``. ``target_std`` is the std the
     scheme promises and ``measured_std`` the population std of the values
     written; a chunk of more than 2^16 values drawn in place contributes
     its first 2^16 values, a fair sample because its values are independent

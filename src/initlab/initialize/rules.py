@@ -13,9 +13,9 @@
 * ``"auto"``: the scheme that suits the activation after each layer, see
   :mod:`initlab.initialize.auto`.
 
-Whatever no rule covers keeps a default: biases of initialized layers get
-``bias`` (zeros unless asked otherwise), normalization layers get weight 1
-and bias 0, embeddings get PyTorch's N(0, 1), and anything else is left
+Whatever no rule covers keeps a default. Biases of initialized layers get
+``bias`` (zeros unless set otherwise), normalization layers get weight 1
+and bias 0, and embeddings get PyTorch's N(0, 1). Anything else is left
 alone and listed in the record.
 """
 

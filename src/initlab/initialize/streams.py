@@ -148,9 +148,9 @@ def full_region(shape: Sequence[int]) -> Region:
 class ChunkPiece:
     """The part of one chunk that falls inside a region.
 
-    ``chunk_index`` names the stream, ``chunk_shape`` is the shape the chunk
-    is drawn in, ``source`` selects the piece from the drawn chunk and
-    ``target`` says where it goes in a tensor of the region's shape.
+    ``chunk_index`` names the stream and ``chunk_shape`` is the shape the
+    chunk is drawn in. ``source`` selects the piece from the drawn chunk,
+    and ``target`` is its place in a tensor of the region's shape.
     ``whole`` is true when the piece is the entire chunk.
     """
 
@@ -162,7 +162,7 @@ class ChunkPiece:
 
 
 class ChunkGrid:
-    """How a tensor of ``shape`` is cut into chunks of at most ``CHUNK_ELEMENTS``.
+    """The chunks, of at most ``CHUNK_ELEMENTS`` values each, that a tensor of ``shape`` is cut into.
 
     Let ``d`` be the first axis such that the trailing block ``shape[d:]``
     holds at most ``CHUNK_ELEMENTS`` values. A chunk is then a run of
