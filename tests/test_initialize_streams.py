@@ -8,7 +8,13 @@ from torch import nn
 
 from initlab.errors import ShapeError
 from initlab.initialize import CHUNK_ELEMENTS, Rule, initialize, initialize_shard
-from initlab.initialize.streams import ChunkGrid, _mt_template, full_region, make_stream
+from initlab.initialize.streams import (
+    ChunkGrid,
+    _mt_template,
+    full_region,
+    make_numpy_stream,
+    make_stream,
+)
 
 CPU = torch.device("cpu")
 
@@ -22,6 +28,12 @@ def test_streams_differ_beyond_32_bits():
     first = torch.empty(4).uniform_(generator=make_stream(0, "w", 0, 0, CPU))
     second = torch.empty(4).uniform_(generator=make_stream(2**32, "w", 0, 0, CPU))
     assert not torch.equal(first, second)
+
+
+def test_numpy_streams_differ_by_chunk():
+    first = make_numpy_stream(0, "w", 0, 0).random(4)
+    second = make_numpy_stream(0, "w", 0, 1).random(4)
+    assert not (first == second).any()
 
 
 def test_streams_repeat_for_same_key():
@@ -159,13 +171,13 @@ def test_shard_of_expert_stack():
     assert torch.equal(shard, model.w.detach()[slices])
 
 
-def test_shard_half_precision():
-    model = nn.Linear(300, 200).half()
-    initialize(model, "he_normal")
-    slices = (slice(50, 150),)
-    shard = initialize_shard(
-        "weight", (200, 300), slices, "he_normal", dtype=torch.float16
-    )
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("scheme", ["he_normal", "he_uniform"])
+def test_shard_other_dtypes(scheme, dtype):
+    model = nn.Linear(300, 200).to(dtype)
+    initialize(model, scheme)
+    slices = (slice(50, 150), slice(7, 300, 2))
+    shard = initialize_shard("weight", (200, 300), slices, scheme, dtype=dtype)
     assert torch.equal(shard, model.weight.detach()[slices])
 
 

@@ -18,13 +18,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import torch
 
 from initlab import distributions as dist
 from initlab.backends.torch import sample_distribution_
 from initlab.errors import ConfigError
 from initlab.initialize.plan import BlockPlan, ParameterPlan
-from initlab.initialize.streams import ChunkGrid, ChunkPiece, Region, make_stream
+from initlab.initialize.streams import (
+    ChunkGrid,
+    ChunkPiece,
+    Region,
+    make_numpy_stream,
+    make_stream,
+)
 
 
 @dataclass(frozen=True)
@@ -131,24 +138,63 @@ def _intersect(
     return tuple(local), tuple(out)
 
 
+@dataclass(frozen=True)
+class _Streams:
+    """The streams of one block: a chunk index gives its generator."""
+
+    seed: int
+    name: str
+    block: int
+    device: torch.device
+
+    def torch(self, chunk: int) -> torch.Generator:
+        return make_stream(self.seed, self.name, self.block, chunk, self.device)
+
+    def numpy(self, chunk: int) -> np.random.Generator:
+        return make_numpy_stream(self.seed, self.name, self.block, chunk)
+
+
+def _uniform_from_numpy(
+    tensor: torch.Tensor, d: dist.Uniform, generator: np.random.Generator
+) -> None:
+    """Fill a contiguous CPU tensor with ``U(low, high)`` from a NumPy generator."""
+    native = tensor.dtype in (torch.float32, torch.float64)
+    buffer = tensor if native else torch.empty(tensor.shape, dtype=torch.float32)
+    array = buffer.detach().numpy()
+    # float32 draws keep 24 random bits and float64 draws 53, as torch's own.
+    generator.random(dtype=array.dtype, out=array)
+    buffer.mul_(d.high - d.low).add_(d.low)
+    if not native:
+        tensor.copy_(buffer)
+
+
+def _draw(
+    tensor: torch.Tensor, d: dist.Distribution, streams: _Streams, chunk: int
+) -> None:
+    """Draw one chunk, shaped and laid out as a fresh contiguous tensor."""
+    if isinstance(d, dist.Uniform) and tensor.device.type == "cpu":
+        _uniform_from_numpy(tensor, d, streams.numpy(chunk))
+    else:
+        sample_distribution_(tensor, d, generator=streams.torch(chunk))
+
+
 def _fill_piece(
     view: torch.Tensor,
     piece: ChunkPiece,
     distribution: dist.Distribution,
-    stream: Callable[[int], torch.Generator],
+    streams: _Streams,
 ) -> Moments:
     target = view[piece.target]
     if isinstance(distribution, dist.Constant):
         target.fill_(distribution.value)
         return Moments(target.numel(), distribution.value, 0.0)
-    generator = stream(piece.chunk_index)
     if piece.whole and target.is_contiguous():
         # The chunk is the whole target, laid out as a fresh tensor would be,
         # so it is drawn in place: the same numbers, without a copy.
-        sample_distribution_(target, distribution, generator=generator)
+        _draw(target, distribution, streams, piece.chunk_index)
         return _measure_chunk(target)
     buffer = torch.empty(piece.chunk_shape, dtype=view.dtype, device=view.device)
-    sample_distribution_(buffer, distribution, generator=generator)
+    _draw(buffer, distribution, streams, piece.chunk_index)
     values = buffer[piece.source]
     target.copy_(values)
     return measure(values)
@@ -158,13 +204,13 @@ def _fill_structured(
     view: torch.Tensor,
     local: tuple[range, ...],
     block: BlockPlan,
-    stream: Callable[[int], torch.Generator],
+    streams: _Streams,
 ) -> Moments:
     # Orthogonal, sparse, identity and Dirac need the whole block at once, so
     # it is drawn in full from the block's first stream and then sliced.
     buffer = torch.empty(block.shape, dtype=view.dtype, device=view.device)
     sample_distribution_(
-        buffer, block.distribution, generator=stream(0), layout=block.layout
+        buffer, block.distribution, generator=streams.torch(0), layout=block.layout
     )
     values = buffer[tuple(slice(r.start, r.stop, r.step) for r in local)]
     view.copy_(values)
@@ -184,22 +230,16 @@ def parameter_tasks(
         view = out[out_slices]
         if block.drop_axis is not None:
             view = view.squeeze(block.drop_axis)
-        stream = partial(_stream, seed, plan.name, block.index, out.device)
+        streams = _Streams(seed, plan.name, block.index, out.device)
         if block.elementwise:
             grid = ChunkGrid(block.shape)
             for piece in grid.pieces(local):
                 tasks.append(
-                    partial(_fill_piece, view, piece, block.distribution, stream)
+                    partial(_fill_piece, view, piece, block.distribution, streams)
                 )
         else:
-            tasks.append(partial(_fill_structured, view, local, block, stream))
+            tasks.append(partial(_fill_structured, view, local, block, streams))
     return tasks
-
-
-def _stream(
-    seed: int, name: str, block: int, device: torch.device, chunk: int
-) -> torch.Generator:
-    return make_stream(seed, name, block, chunk, device)
 
 
 def zero_rows(plan: ParameterPlan, out: torch.Tensor, region: Region) -> bool:
