@@ -72,6 +72,13 @@ def test_embedding_default_and_padding_row():
     assert torch.count_nonzero(model[0].weight[0]).item() == 0
 
 
+def test_embedding_rule_keeps_padding_row():
+    model = _model()
+    initialize(model, {nn.Embedding: "normal(std=0.02)", nn.Linear: "he_normal"})
+    assert torch.count_nonzero(model[0].weight[0]).item() == 0
+    assert torch.count_nonzero(model[0].weight[1]).item() == 4
+
+
 def test_unknown_module_left_alone_and_listed():
     model = _model()
     record = initialize(model, "he_normal")

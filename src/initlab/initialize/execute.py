@@ -3,9 +3,9 @@
 PyTorch fills a CPU tensor with random numbers on one core, so drawing is
 what bounds the initialization of a large model. Every chunk of every
 parameter is an independent task (its stream depends only on its key, see
-:mod:`initlab.initialize.streams`), so the tasks run on a thread pool;
-PyTorch releases the GIL while it fills a tensor. The same code fills a
-whole parameter or only the slice a shard owns.
+:mod:`initlab.initialize.streams`), so the tasks run on a thread pool.
+PyTorch and NumPy release the GIL while they fill an array. The same code
+fills a whole parameter or only the slice a shard owns.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def measure(values: torch.Tensor) -> Moments:
 
     Two single-pass reductions (sum and Euclidean norm) in the tensor's
     precision, combined in float64. On a CPU, ``torch.var_mean`` costs about
-    twice a uniform_ fill per value, and these two about 13% of one. The subtraction
-    ``sum(x^2) - sum(x)^2 / n`` loses precision only when the mean is large
-    against the std, which constant blocks avoid (they skip this).
+    twice a uniform_ fill per value, and these two about 13% of one. The
+    subtraction ``sum(x^2) - sum(x)^2 / n`` loses precision only when the
+    mean is large against the std, and constant blocks do not come here.
     """
     count = values.numel()
     if count == 0:
@@ -113,7 +113,7 @@ def resolve_threads(threads: int | None, device: torch.device) -> int:
             f"threads must be a positive integer, got threads={threads!r}"
         )
     if device.type != "cpu":
-        # Kernels on an accelerator run asynchronously, so one thread queues them all.
+        # Kernels on an accelerator run asynchronously: one thread queues them all.
         return 1
     return threads if threads is not None else torch.get_num_threads()
 
@@ -277,10 +277,10 @@ def _serial_kernels() -> Iterator[None]:
     Each worker thread would otherwise open its own OpenMP team for every
     reduction and elementwise op, which puts threads times
     ``get_num_threads()`` threads on the cores. On a busy 2-core machine
-    that made a sum over 2^20 values about 10 times slower. Worker threads read the global setting
-    when they start their first parallel op. Only the OpenMP backend allows
-    changing the setting after parallel work has started, so other
-    backends are left alone.
+    that made a sum over 2^20 values about 10 times slower. Worker threads
+    read the global setting when they start their first parallel op. Only
+    the OpenMP backend allows changing the setting after parallel work has
+    started, so other backends are left alone.
     """
     if not _openmp_backend():
         yield

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -247,12 +247,10 @@ def _rules_for_module(
                 s.ONES, _geometry(item, mode, None), "normalization default"
             )
         elif isinstance(module, EMBEDDING_TYPES):
-            padding = getattr(module, "padding_idx", None)
-            out[position] = Assignment(
-                (_EMBEDDING_DEFAULT,),
+            out[position] = assign(
+                _EMBEDDING_DEFAULT,
                 _geometry(item, mode, None),
                 "embedding default (PyTorch's N(0, 1))",
-                () if padding is None else (int(padding),),
             )
             continue
         elif isinstance(module, WEIGHT_LAYER_TYPES):
@@ -282,6 +280,14 @@ def _rules_for_module(
             out[position] = "bias=None leaves biases alone"
         else:
             out[position] = "its layer's weights are left alone"
+
+    padding = getattr(module, "padding_idx", None)
+    if isinstance(module, EMBEDDING_TYPES) and padding is not None:
+        # PyTorch keeps the padding row at zero whatever the rule drew.
+        for position, item in enumerate(owned):
+            decision = out[position]
+            if item.local_name == "weight" and isinstance(decision, Assignment):
+                out[position] = replace(decision, zero_rows=(int(padding),))
     return out
 
 
