@@ -88,6 +88,15 @@ def test_materialize_keeps_real_tensors():
     assert "not on meta" in {e.name: e.reason for e in record.left_alone}["0.weight"]
 
 
+def test_materialize_keeps_loaded_running_statistics():
+    model = _meta(_net)
+    model[4] = nn.BatchNorm1d(32)
+    with torch.no_grad():
+        model[4].running_var.fill_(4.0)
+    materialize(model)
+    assert torch.equal(model[4].running_var, torch.full((32,), 4.0))
+
+
 class Rotary(nn.Module):
     """A module with a buffer computed at construction and no reset_parameters()."""
 

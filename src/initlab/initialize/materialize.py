@@ -162,11 +162,19 @@ def materialize(
         item.names[0] for item in owned_parameters(model) if item.parameter.is_meta
     }
 
+    # Running statistics that already hold values (a loaded BatchNorm) stay.
+    statistics = [
+        module
+        for module in model.modules()
+        if isinstance(module, nn.modules.batchnorm._NormBase)
+        and any(b is not None and b.is_meta for b in module._buffers.values())
+    ]
     _allocate(model, device)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._NormBase):
-            module.reset_running_stats()
+    for module in statistics:
+        module.reset_running_stats()
     for name, module in to_reset.items():
+        # NOTE: reset_parameters() may redraw the module's tensors that were
+        # not on meta as well; initlab cannot tell what the method touches.
         _reset_with_seed(name, module, seed, device)
 
     planned = tuple(p for p in full_plan.parameters if p.name in was_meta)
