@@ -61,6 +61,26 @@ def test_probe_keeps_batchnorm_running_statistics_in_train_mode():
     assert int(batch_norm.num_batches_tracked) == 0
 
 
+class Counter(nn.Module):
+    """Rebinds its buffer on every call instead of updating it in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls = self.calls + 1
+        return x
+
+
+def test_probe_restores_rebound_buffer():
+    model = nn.Sequential(Counter(), nn.Linear(3, 2))
+    original = model[0].calls
+    probe(model, randn(4, 3))
+    assert model[0].calls is original
+    assert float(original) == 0.0
+
+
 def test_probe_keeps_grad_fields():
     model = stateful_model()
     marker = torch.full_like(model[0].weight, 7.0)

@@ -196,10 +196,13 @@ def probe(
     module_facts = _module_facts(
         names, chosen, thresholds, seed, target_stds, gradients
     )
+    histograms = _histograms(values, bins)
     records = [
-        _build_record(index, value, fields, module_facts, reference, thresholds, bins)
-        for index, (value, fields) in enumerate(
-            zip(values, forward_fields, strict=True)
+        _build_record(
+            index, value, fields, histogram, module_facts, reference, thresholds
+        )
+        for index, (value, fields, histogram) in enumerate(
+            zip(values, forward_fields, histograms, strict=True)
         )
     ]
     logger.debug("probe recorded %d calls of %d modules", len(records), len(names))
@@ -495,35 +498,46 @@ def _finish_forward(value: CallValues) -> dict[str, Any]:
     return fields
 
 
-def _finish_histogram(value: CallValues, bins: int) -> Histogram | None:
-    scalars, call = value.scalars, value.call
-    if value.histogram_counts is None and value.sample is None:
-        return None
-    if call.fixed_range is not None:
-        low, high = call.fixed_range
-    else:
-        low, high = scalars.get("min", math.nan), scalars.get("max", math.nan)
-    # Non-finite values leave no finite range to bin, and their counts land
-    # in arbitrary bins.
-    if scalars.get("nonfinite", 0) > 0 or not (
-        math.isfinite(low) and math.isfinite(high)
-    ):
-        return None
-    if value.sample is not None:
-        edges, counts = stats.sample_histogram(value.sample, low, high, bins)
-        return Histogram(edges, counts, sampled=True)
-    edges, counts = stats.finish_histogram(value.histogram_counts, low, high)
-    return Histogram(edges, counts, sampled=False)
+def _histograms(values: list[CallValues], bins: int) -> list[Histogram | None]:
+    """Return each call's histogram, binning every light-mode sample in one batch."""
+    histograms: list[Histogram | None] = [None] * len(values)
+    sampled: list[tuple[int, torch.Tensor, tuple[float, float]]] = []
+    for position, value in enumerate(values):
+        if value.histogram_counts is None and value.sample is None:
+            continue
+        scalars, call = value.scalars, value.call
+        if call.fixed_range is not None:
+            low, high = call.fixed_range
+        else:
+            low, high = scalars.get("min", math.nan), scalars.get("max", math.nan)
+        # Non-finite values leave no finite range to bin, and their counts
+        # land in arbitrary bins.
+        if scalars.get("nonfinite", 0) > 0 or not (
+            math.isfinite(low) and math.isfinite(high)
+        ):
+            continue
+        if value.sample is not None:
+            sampled.append((position, value.sample, (low, high)))
+        else:
+            edges, counts = stats.finish_histogram(value.histogram_counts, low, high)
+            histograms[position] = Histogram(edges, counts, sampled=False)
+
+    binned = stats.sample_histograms(
+        [sample for _, sample, _ in sampled], [bounds for _, _, bounds in sampled], bins
+    )
+    for (position, _, _), (edges, counts) in zip(sampled, binned, strict=True):
+        histograms[position] = Histogram(edges, counts, sampled=True)
+    return histograms
 
 
 def _build_record(
     index: int,
     value: CallValues,
     fields: dict[str, Any],
+    histogram: Histogram | None,
     module_facts: dict[int, dict[str, Any]],
     reference_std: float | None,
     thresholds: Thresholds,
-    bins: int,
 ) -> LayerRecord:
     call = value.call
     record = LayerRecord(
@@ -534,7 +548,7 @@ def _build_record(
         call_index=call.call_index,
         input_shape=call.input_shape,
         output_shape=call.output_shape,
-        histogram=_finish_histogram(value, bins),
+        histogram=histogram,
         **fields,
     )
     record.std_ratio = std_ratio(record.output_std, reference_std)

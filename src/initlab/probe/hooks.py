@@ -5,10 +5,13 @@ call of a module appends one :class:`PendingCall`; its hook reduces the
 call's output to a few small tensors at once (see
 :mod:`initlab.probe.statistics`) and, when a backward pass follows,
 registers a hook on that output tensor that does the same with its
-gradient. No whole activation or gradient tensor is kept, so the probe
-adds memory in proportion to the number of calls and units, not to the
-activations. After the pass, :meth:`Recorder.collect` moves every small
-tensor to the host in one transfer per device.
+gradient. No activation or gradient tensor is kept. The probe's memory is
+one scratch buffer the size of the largest output (see
+:class:`~initlab.probe.statistics.Workspace`) plus, per call, a few numbers,
+one number per unit of Linear and conv outputs, the histogram counts and,
+in light mode, the histogram sample. After the pass,
+:meth:`Recorder.collect` moves the small tensors to the host in one
+transfer per device and dtype.
 
 A module's output is the first floating-point tensor found in what it
 returns, searching tuples, lists and dict values depth-first, so
@@ -19,6 +22,7 @@ first axis of that tensor is taken as the batch axis.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +54,8 @@ class PendingCall:
     count: int = 0
     units: int = 0
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    known: dict[str, float] = field(default_factory=dict)
+    """Statistics already known as Python numbers during the pass."""
     fixed_range: tuple[float, float] | None = None
     grad_count: int = 0
 
@@ -190,8 +196,8 @@ class Recorder:
             # On the CPU, reading two numbers waits for nothing, and finite
             # extremes (aminmax propagates NaN) prove every value finite,
             # which saves three passes. A GPU pass must not wait, so it counts.
-            if on_cpu and torch.isfinite(tensors["max"] - tensors["min"]).item():
-                tensors["nonfinite"] = torch.zeros((), dtype=flat.dtype)
+            if on_cpu and _finite_extremes(tensors["min"], tensors["max"]):
+                call.known["nonfinite"] = 0.0
             else:
                 tensors["nonfinite"] = stats.nonfinite_count_tensor(flat, work)
         if "saturation" in wanted and profile.saturation is not None:
@@ -312,30 +318,38 @@ class Recorder:
 
     def collect(self) -> list[CallValues]:
         """Return every call's statistics as Python numbers, in one transfer per device and dtype."""
-        groups: dict[
-            tuple[torch.device, torch.dtype], list[tuple[int, str, torch.Tensor]]
-        ]
-        groups = {}
+        groups: dict[tuple[torch.device, torch.dtype, bool], list[tuple[int, str]]] = {}
+        tensors: dict[tuple[torch.device, torch.dtype, bool], list[torch.Tensor]] = {}
         for position, call in enumerate(self.calls):
             for key, tensor in call.tensors.items():
-                group = groups.setdefault((tensor.device, tensor.dtype), [])
-                group.append((position, key, tensor))
+                group = (tensor.device, tensor.dtype, tensor.dim() == 0)
+                groups.setdefault(group, []).append((position, key))
+                tensors.setdefault(group, []).append(tensor)
 
-        values = [CallValues(call, {}) for call in self.calls]
-        for entries in groups.values():
-            host = torch.cat([tensor.reshape(-1) for _, _, tensor in entries]).cpu()
+        values = [CallValues(call, dict(call.known)) for call in self.calls]
+        for group, entries in groups.items():
+            members = tensors[group]
+            if group[2]:
+                # 0-dim statistics: one stack, one transfer.
+                numbers = torch.stack(members).tolist()
+                for (position, key), number in zip(entries, numbers, strict=True):
+                    values[position].scalars[key] = number
+                continue
+            host = torch.cat(members).cpu()
             numbers = host.tolist()
             start = 0
-            for position, key, tensor in entries:
+            for (position, key), tensor in zip(entries, members, strict=True):
                 stop = start + tensor.numel()
                 target = values[position]
                 if key == "histogram":
                     target.histogram_counts = numbers[start:stop]
                 elif key == "sample":
                     target.sample = host[start:stop]
-                elif key == "projection":
-                    target.projection = numbers[start:stop]
                 else:
-                    target.scalars[key] = numbers[start]
+                    target.projection = numbers[start:stop]
                 start = stop
         return values
+
+
+def _finite_extremes(low: torch.Tensor, high: torch.Tensor) -> bool:
+    return math.isfinite(low.item()) and math.isfinite(high.item())

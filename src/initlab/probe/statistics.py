@@ -8,15 +8,15 @@ transfer, with the ``finish_*`` functions.
 
 The kernels were picked by timing them on 256 x 1024 float32 values at one
 thread (PyTorch 2.13 on a shared 2-core AMD EPYC). A ``sum``, a ``dot``, an
-``aminmax`` and in-place arithmetic each took 30 to 70 us. An operation that
-returned a new tensor of that size took about 200 us, mostly to fault in
-fresh memory, so every function writes its intermediate values into a
-caller-owned scratch tensor ``work`` (same size and dtype as the input).
-``std_mean`` took about 2 ms, and counting with a comparison,
-``(x == 0).sum()``, about 0.7 ms, so the moments come from a sum and a dot
-product and counts are sums of 0/1 indicators built with ``clamp`` and
-``ceil``. Those sums are exact up to 2**24 per float32 accumulator, so
-fractions carry a relative error below about 1e-6 on larger tensors.
+``aminmax`` and in-place arithmetic each took 30 to 70 us. The same
+arithmetic returning a new tensor took about 200 us, so every function
+writes its intermediate values into a caller-owned scratch tensor ``work``
+(same size and dtype as the input). ``std_mean`` took about 2 ms, and
+counting with a comparison, ``(x == 0).sum()``, about 0.7 ms, so the
+moments come from a sum and a dot product and counts are sums of 0/1
+indicators built with ``clamp`` and ``ceil``. Those sums are exact up to
+2**24 per float32 accumulator; beyond that, a fraction can be off by an
+estimated 1e-6 of its value.
 """
 
 from __future__ import annotations
@@ -222,11 +222,19 @@ def finish_histogram(
     return edges, [int(round(c)) for c in counts]
 
 
-def sample_histogram(
-    sample: torch.Tensor, low: float, high: float, bins: int
-) -> tuple[list[float], list[int]]:
-    """Return ``(edges, counts)`` of a small sample over ``[low, high]``, after the pass."""
-    if not high > low:
-        return [low - 0.5, low + 0.5], [int(sample.numel())]
-    counts = torch.histc(sample.double(), bins=bins, min=low, max=high)
-    return finish_histogram(counts.tolist(), low, high)
+def sample_histograms(
+    samples: list[torch.Tensor], ranges: list[tuple[float, float]], bins: int
+) -> list[tuple[list[float], list[int]]]:
+    """Return ``(edges, counts)`` for each sample over its range, after the pass.
+
+    A constant sample (``low == high``) gets one bin of width 1 centred on
+    its value.
+    """
+    results = []
+    for sample, (low, high) in zip(samples, ranges, strict=True):
+        if not high > low:
+            results.append(([low - 0.5, low + 0.5], [int(sample.numel())]))
+            continue
+        counts = torch.histc(sample, bins=bins, min=low, max=high)
+        results.append(finish_histogram(counts.tolist(), low, high))
+    return results
