@@ -89,6 +89,15 @@ def test_values_independent_of_thread_count():
     assert torch.equal(first.a.weight, second.a.weight)
 
 
+def test_values_independent_of_memory_format():
+    first = nn.Conv2d(64, 512, 7)
+    second = nn.Conv2d(64, 512, 7).to(memory_format=torch.channels_last)
+    initialize(first, "he_uniform", seed=6)
+    initialize(second, "he_uniform", seed=6)
+    assert not second.weight.is_contiguous()
+    assert torch.equal(first.weight, second.weight)
+
+
 def test_values_independent_of_module_order():
     first = nn.Sequential(OrderedDict(a=nn.Linear(5, 6), b=nn.Linear(6, 7)))
     second = nn.Sequential(OrderedDict(b=nn.Linear(6, 7), a=nn.Linear(5, 6)))
