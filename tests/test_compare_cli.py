@@ -55,6 +55,7 @@ def test_compare_cli_config_file_and_override(tmp_path):
         (["--inits", "zeros,he_norml"], "he_norml"),
         (["--model", "mlp:5x50:tahn"], "tahn"),
         (["--data", "no-such-data"], "no-such-data"),
+        (["--threads", "0"], "invalid --threads 0"),
     ],
 )
 def test_compare_cli_invalid_option_exits_2(arguments, fragment, capsys, tmp_path):

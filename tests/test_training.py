@@ -163,7 +163,7 @@ def test_initialize_replica_uses_standalone_fans(digits):
     # He normal: std = sqrt(2 / fan_in) with fan_in = 64 input features.
     std = float(network.weights[0][0].detach().std())
     assert abs(std - (2 / 64) ** 0.5) < 0.01
-    assert float(network.biases[0].abs().max()) == 0.0
+    assert float(network.biases[0].detach().abs().max()) == 0.0
 
 
 def test_initialize_replica_same_seed_same_weights(digits):

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model", help="model spec, such as mlp:5x50:tanh [default: mlp:5x50:tanh]"
     )
+
     parser.add_argument(
         "--inits",
         help=(
@@ -63,6 +64,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="probe_batch",
         help="training samples the statistics at init use [default: 256]",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help=(
+            "torch CPU threads; the batched steps are small, and more threads "
+            "slow them down when other processes share the cores [default: 1]"
+        ),
+    )
+
     parser.add_argument(
         "--out", help=f"folder for the report files [default: {DEFAULT_OUT}]"
     )
@@ -121,13 +132,20 @@ def build_config(args: argparse.Namespace) -> tuple[Any, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
     from rich.console import Console
 
+    from initlab.errors import ConfigError
     from initlab.experiments.compare import run_compare
     from initlab.report.compare import summary_table, write_compare_report
     from initlab.report.progress import ProgressDisplay
 
     config, out = build_config(args)
+    if args.threads < 1:
+        raise ConfigError(
+            f"invalid --threads {args.threads}: use a positive number such as 1 or 2"
+        )
+    torch.set_num_threads(args.threads)
     with ProgressDisplay(Console(stderr=True)) as progress:
         result = run_compare(config, progress=progress)
     files = write_compare_report(result, out)

@@ -69,8 +69,8 @@ DEFAULT_INITS: tuple[str, ...] = (
     "orthogonal",
 )
 
-# Data-dependent inits that initlab.data_dependent provides, named here so
-# that an installation without that module can say why it rejects them.
+# Data-dependent inits that initlab.data_dependent provides. They are named
+# here so that an installation without that module can explain the error.
 DATA_DEPENDENT_NAMES = ("lsuv", "pretrained")
 
 # The threshold of ``epochs_to_90pct``, as a fraction of the best mean test
@@ -370,9 +370,9 @@ def prepare(config: CompareConfig) -> Plan:
 
 
 def _standalone(plan: Plan, seed: int, label: str) -> nn.Module:
-    # build_model draws torch's default init from the global generator;
-    # fork it with a derived seed so the run stays reproducible and the
-    # caller's random state is untouched.
+    # build_model draws torch's default init from the global generator.
+    # Forking it with a derived seed keeps the run reproducible and leaves
+    # the caller's random state untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "standalone", label))
         return build_model(

@@ -75,8 +75,8 @@ def _symmetry_cell(result: dict[str, Any], name: str) -> str:
     entry = result["symmetry"].get(name)
     if entry is None:
         return ""
-    # The fewest distinct neurons of any hidden layer and seed, so "1" means
-    # some layer stayed fully symmetric.
+    # The minimum count over hidden layers and seeds, so "1" means that some
+    # layer stayed fully symmetric.
     counts = [
         min(entry[key]["min"], default=0) for key in ("without_dropout", "with_dropout")
     ]
@@ -230,7 +230,8 @@ def _probe_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         layers = probe.get("layers", [])
         if len(columns) == 1:
             columns += [
-                str(layer.get("name", index)) for index, layer in enumerate(layers)
+                f"{layer.get('name', index)} ({layer.get('module_type', '')})"
+                for index, layer in enumerate(layers)
             ]
         rows.append([name] + [str(layer.get("verdict", "")) for layer in layers])
     return columns, rows

@@ -78,7 +78,7 @@ def curves_figure(
 ) -> Figure:
     """Return a grid of :func:`band_panel` panels sharing one legend.
 
-    ``panels`` holds ``(title, ylabel, series, log)`` per panel.
+    ``panels`` contains ``(title, ylabel, series, log)`` per panel.
     """
     rows = math.ceil(len(panels) / columns)
     figure = Figure(figsize=(5.2 * columns, 3.6 * rows + 0.9), layout="constrained")
@@ -139,7 +139,7 @@ def histogram_grid_figure(
     """Return a grid of histograms: one row per label, one column per layer.
 
     Each histogram is ``{"edges": [...], "counts": [...]}`` with one more
-    edge than counts; every panel keeps its own x range, because the scales
+    edge than counts. Every panel keeps its own x range, because the scales
     of different inits differ by orders of magnitude.
     """
     rows, columns = len(histograms), max(1, len(layer_labels))
