@@ -282,6 +282,15 @@ def test_pretrain_quiet_when_not_terminal(x_small, capsys):
     assert captured.err == ""
 
 
+def test_pretrain_progress_bar_per_layer(x_small, capsys):
+    greedy_layerwise(_sigmoid_mlp(), x_small, epochs=2, seed=0, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "layer 0 (autoencoder)" in captured.err
+    assert "layer 2 (autoencoder)" in captured.err
+    assert "2/2" in captured.err
+
+
 class _NotSequential(nn.Module):
     def __init__(self) -> None:
         super().__init__()

