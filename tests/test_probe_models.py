@@ -230,6 +230,20 @@ def test_probe_module_with_own_parameters_recorded():
     assert [r.name for r in report] == ["attention", "head"]
 
 
+class SumOutput(nn.Module):
+    def forward(self, x):
+        return x.pow(2).sum()
+
+
+def test_probe_scalar_output_module_recorded():
+    model = nn.Sequential(nn.Linear(3, 4), SumOutput())
+    report = probe(model, randn(8, 3), upstream="random")
+    record = report.find("1")
+    assert record.output_shape == ()
+    assert record.output_std == 0.0
+    assert record.grad_std is not None
+
+
 def test_probe_integer_inputs_use_first_output_as_reference():
     tokens = torch.randint(0, 20, (16, 5), generator=torch.Generator().manual_seed(0))
     report = probe(TokenNet(), tokens, upstream="random")

@@ -139,6 +139,26 @@ def test_probe_hook_failure_names_layer_and_input_shape(monkeypatch):
     assert "statistics broke" in message
 
 
+def test_probe_gradient_hook_failure_names_layer(monkeypatch):
+    calls = []
+    original = probe_statistics.moments_tensor
+
+    def broken_second_time(flat, work):
+        # The forward hook of the only layer calls this first, its
+        # gradient hook second.
+        calls.append(flat.numel())
+        if len(calls) == 2:
+            raise RuntimeError("gradient statistics broke")
+        return original(flat, work)
+
+    monkeypatch.setattr(probe_statistics, "moments_tensor", broken_second_time)
+    model = nn.Sequential(nn.Linear(3, 5))
+    with pytest.raises(ProbeError, match="on the gradient of layer '0'") as caught:
+        probe(model, randn(4, 3), upstream="random", light=True)
+    assert "input shape (4, 3)" in str(caught.value)
+    assert hook_count(model) == 0
+
+
 def test_probe_hook_failure_removes_hooks(monkeypatch):
     def broken(flat, work):
         raise RuntimeError("statistics broke")
@@ -201,6 +221,6 @@ def test_probe_upstream_shape_mismatch_raises():
 
 def test_probe_frozen_model_warns_and_skips_gradients():
     model = nn.Linear(3, 2).requires_grad_(False)
-    with pytest.warns(RuntimeWarning, match="nothing to differentiate"):
+    with pytest.warns(RuntimeWarning, match="requires grad"):
         report = probe(model, randn(4, 3), light=True, upstream="random")
     assert report.layers[0].grad_std is None

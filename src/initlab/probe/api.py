@@ -123,7 +123,9 @@ def probe(
         label: a name for the report, such as the scheme applied.
 
     Raises:
-        ConfigError: for an invalid argument, before the model is touched.
+        ConfigError: for an invalid argument, before the model is touched;
+            for a loss that is not a scalar or an ``upstream`` tensor of the
+            wrong shape, after the forward pass, with the model restored.
         ProbeError: when a hook fails, naming the layer and its input shape.
     """
     args = _as_argument_tuple(inputs)
@@ -166,20 +168,21 @@ def probe(
     )
     state = ModelState(model)
     recorder.attach()
-    loss_value = None
+    loss = None
     gradients: dict[int, torch.Tensor] = {}
     input_grad = None
     try:
         state.seed_global_rng(seed)
         with torch.set_grad_enabled(backward is not None):
             if input_leaf is not None:
-                # A clone, taken with grad enabled so it stays in the graph,
-                # so a model that writes into its input in place neither
-                # fails on a leaf that requires grad nor changes the caller's tensor.
+                # The model gets a clone of the leaf, made with grad enabled
+                # so that it stays in the graph. A model that writes into its
+                # input in place then neither fails on a leaf that requires
+                # grad nor changes the caller's tensor.
                 args = (input_leaf.clone(), *args[1:])
             output = model(*args)
             if backward is not None:
-                loss_value, gradients, input_grad = _backward(
+                loss, gradients, input_grad = _backward(
                     model, output, targets, loss_fn, upstream, seed, input_leaf
                 )
     finally:
@@ -212,7 +215,7 @@ def probe(
         input_std=input_std,
         reference_std=reference,
         input_grad_std=None if input_grad is None else _tensor_std(input_grad),
-        loss=loss_value,
+        loss=None if loss is None else float(loss),
         backward=backward,
         training=model.training,
         light=light,
@@ -353,14 +356,18 @@ def _backward(
     upstream: str | torch.Tensor | None,
     seed: int,
     input_leaf: torch.Tensor | None,
-) -> tuple[float | None, dict[int, torch.Tensor], torch.Tensor | None]:
-    """Backpropagate once; return the loss, the gradients by parameter id, and the input gradient."""
+) -> tuple[torch.Tensor | None, dict[int, torch.Tensor], torch.Tensor | None]:
+    """Backpropagate once; return the loss, the gradients by parameter id, and the input gradient.
+
+    The loss stays a tensor, so reading it does not wait for the device
+    inside the pass.
+    """
     main = first_tensor(output, floating=True)
     if main is None:
         raise ConfigError(
             "the model returned no floating-point tensor, so there is nothing to backpropagate"
         )
-    loss_value = None
+    loss = None
     if loss_fn is not None:
         root = loss_fn(output, targets) if targets is not None else loss_fn(output)
     elif targets is not None:
@@ -373,7 +380,7 @@ def _backward(
                 f"the loss must be a scalar tensor, got {type(root).__name__} "
                 f"of shape {tuple(getattr(root, 'shape', ()))}"
             )
-        loss_value = float(root.detach())
+        loss = root.detach()
         grad_output = None
     elif isinstance(upstream, torch.Tensor):
         if tuple(upstream.shape) != tuple(main.shape):
@@ -394,12 +401,12 @@ def _backward(
     wrt = parameters + ([input_leaf] if input_leaf is not None else [])
     if not wrt or not root.requires_grad:
         warnings.warn(
-            "probe: nothing to differentiate (no parameter requires grad and the input does not), "
+            "probe: the model's output depends on no parameter or input that requires grad, "
             "so the gradient statistics are left empty",
             RuntimeWarning,
             stacklevel=3,
         )
-        return loss_value, {}, None
+        return loss, {}, None
     grads = torch.autograd.grad(root, wrt, grad_outputs=grad_output, allow_unused=True)
     by_id = {
         id(parameter): grad
@@ -408,7 +415,7 @@ def _backward(
         if grad is not None
     }
     input_grad = grads[-1] if input_leaf is not None else None
-    return loss_value, by_id, input_grad
+    return loss, by_id, input_grad
 
 
 def _module_facts(
@@ -499,7 +506,7 @@ def _finish_forward(value: CallValues) -> dict[str, Any]:
 
 
 def _histograms(values: list[CallValues], bins: int) -> list[Histogram | None]:
-    """Return each call's histogram, binning every light-mode sample in one batch."""
+    """Return each call's histogram; light-mode samples are binned here, after the pass."""
     histograms: list[Histogram | None] = [None] * len(values)
     sampled: list[tuple[int, torch.Tensor, tuple[float, float]]] = []
     for position, value in enumerate(values):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,13 +174,13 @@ class Recorder:
         call.output_shape = tuple(output.shape)
         if output.numel() == 0:
             return
-        if output.dim() == 0:
-            output = output.reshape(1, 1)
+        # A 0-dim output, such as a loss module's, is one sample of one value.
+        values = output if output.dim() else output.reshape(1, 1)
         profile = call.profile
         wanted = self.statistics
-        flat = stats.as_float_flat(output)
+        flat = stats.as_float_flat(values)
         work = self.workspace.take(flat.numel(), flat.dtype, flat.device)
-        batch = output.shape[0]
+        batch = values.shape[0]
         call.count = flat.numel()
         tensors = call.tensors
 
@@ -211,7 +211,9 @@ class Recorder:
         if "histogram" in wanted:
             self._record_histogram(call, flat, work)
         if "symmetry" in wanted and profile.unit_axis is not None:
-            self._record_projection(call, output)
+            self._record_projection(call, values)
+        # The gradient hook goes on the tensor the module returned, which is
+        # the one in the graph.
         if self.backward and output.requires_grad:
             hook = functools.partial(self._gradient_hook, call)
             self._handles.append(output.register_hook(hook))
@@ -261,8 +263,9 @@ class Recorder:
             # An unbatched conv input gives an output without a batch axis.
             output = output.unsqueeze(0)
         length = projection_length(output, axis)
-        dtype = output.dtype if output.dtype in (torch.float32, torch.float64) else None
-        values = output if dtype is not None else output.float()
+        values = output.detach()
+        if values.dtype not in (torch.float32, torch.float64):
+            values = values.float()
         direction = self._random(
             ("direction", length, values.dtype),
             lambda g: torch.randn(
@@ -290,7 +293,10 @@ class Recorder:
             ) from error
 
     def _random(
-        self, key: tuple[Any, ...], make: Any, device: torch.device
+        self,
+        key: tuple[Any, ...],
+        make: Callable[[torch.Generator], torch.Tensor],
+        device: torch.device,
     ) -> torch.Tensor:
         # Random directions and sample positions are drawn once per size and
         # device from the probe's own generator, never the global RNG.
@@ -317,7 +323,7 @@ class Recorder:
         return self._range_cache[key]
 
     def collect(self) -> list[CallValues]:
-        """Return every call's statistics as Python numbers, in one transfer per device and dtype."""
+        """Return every call's statistics as Python numbers, in one transfer per device, dtype and rank."""
         groups: dict[tuple[torch.device, torch.dtype, bool], list[tuple[int, str]]] = {}
         tensors: dict[tuple[torch.device, torch.dtype, bool], list[torch.Tensor]] = {}
         for position, call in enumerate(self.calls):

@@ -58,7 +58,7 @@ _ACTIVATION_TYPES: tuple[type[nn.Module], ...] = tuple(
 
 @dataclass(frozen=True)
 class Saturation:
-    """How to count saturated outputs: beyond a distance from a centre, or at limits.
+    """A rule for counting saturated outputs: beyond a distance from a centre, or at limits.
 
     ``kind == "shrink"``: ``|a - center| > half_width``. ``kind ==
     "limits"``: ``a <= low`` or ``a >= high``, where None skips that side.
@@ -73,7 +73,7 @@ class Saturation:
 
 @dataclass(frozen=True)
 class LayerProfile:
-    """What the probe measures on one module, decided once before the pass."""
+    """The measurements the probe makes on one module, decided once before the pass."""
 
     kind: str
     """``"linear"``, ``"conv"``, ``"activation"``, ``"norm"`` or ``"other"``."""

@@ -79,7 +79,7 @@ class LayerRecord:
     kind: str
     """``"linear"``, ``"conv"``, ``"activation"``, ``"norm"`` or ``"other"``."""
     call_index: int
-    """Which call of this module, from 0."""
+    """Index of this call among the calls of the module, from 0."""
     input_shape: tuple[int, ...] | None = None
     output_shape: tuple[int, ...] | None = None
     output_mean: float | None = None
