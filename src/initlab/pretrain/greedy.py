@@ -244,7 +244,7 @@ def _train_epoch(
     options: PretrainOptions,
     generator: torch.Generator,
 ) -> float:
-    order = torch.randperm(inputs.shape[0], generator=generator).to(inputs.device)
+    order = torch.randperm(inputs.shape[0], generator=generator, device=inputs.device)
     total = 0.0
     for start in range(0, inputs.shape[0], options.batch_size):
         batch = inputs[order[start : start + options.batch_size]]
@@ -371,7 +371,10 @@ def greedy_layerwise(
     codes = _as_tensor(data, stack, device)
     scheme = options.scheme()
 
-    generator = make_generator(options.seed)
+    # One generator on the model's device draws everything, because CUDA
+    # sampling calls reject a CPU generator.
+    # NOTE: only the CPU path has been run; no test covers a CUDA model.
+    generator = make_generator(options.seed, device)
     started = time.perf_counter()
     records: list[LayerRecord] = []
     layer_models: list[nn.Module] = []

@@ -111,8 +111,8 @@ def find_linear_stack(model: nn.Module) -> LinearStack:
             reference = linears[-1][0] if linears else "the first Linear layer"
             raise ModelSpecError(
                 f"layer {name!r} ({type(module).__name__}, {where} {reference}) cannot be "
-                "pretrained layer-wise: only Linear layers, activations, dropout and a "
-                "leading Flatten are supported"
+                "pretrained layer-wise: only Linear layers, torch.nn activations, dropout "
+                "and a leading Flatten are supported"
             )
     if len(linears) < 2:
         raise ModelSpecError(
