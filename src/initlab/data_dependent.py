@@ -232,8 +232,8 @@ def apply(
 
     if name == "pretrained":
         # The first torch optimizer a process builds imports torch._dynamo,
-        # which takes seconds; build a throwaway one first so that the
-        # recorded time is the pretraining's own.
+        # which takes seconds. A throwaway one built first keeps that import
+        # out of the recorded time.
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     started = time.perf_counter()
     if name == "lsuv":
