@@ -479,24 +479,26 @@ def _random_subsets(
     if cols <= size:
         # Few columns: one permutation per column, as torch's sparse_ does,
         # but from the caller's generator.
-        mask = torch.zeros((cols, rows), dtype=torch.bool, device=device)
+        mask = torch.zeros((rows, cols), dtype=torch.bool, device=device)
         for col in range(cols):
             chosen = torch.randperm(rows, device=device, generator=generator)[:size]
-            mask[col, chosen] = True
-        return mask.t()
+            mask[chosen, col] = True
+        return mask
 
     # Floyd's algorithm ("Programming Pearls: A sample of brilliance", Bentley
     # and Floyd, 1987), run for all columns at once: for j = rows - size ..
     # rows - 1 pick t uniform in [0, j], and take j instead if t is taken.
     # Every size-subset comes out equally likely, in `size` vectorised steps.
-    mask = torch.zeros((cols, rows), dtype=torch.bool, device=device)
+    # The mask is built in the tensor's (rows, cols) layout, so the final
+    # masked_fill_ reads it contiguously.
+    mask = torch.zeros((rows, cols), dtype=torch.bool, device=device)
     column = torch.arange(cols, device=device)
     for j in range(rows - size, rows):
         pick = torch.randint(0, j + 1, (cols,), device=device, generator=generator)
-        taken = mask[column, pick]
+        taken = mask[pick, column]
         pick = torch.where(taken, j, pick)
-        mask[column, pick] = True
-    return mask.t()
+        mask[pick, column] = True
+    return mask
 
 
 def fill_(
