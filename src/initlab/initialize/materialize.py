@@ -178,14 +178,14 @@ def materialize(
         _reset_with_seed(name, module, seed, device)
 
     planned = tuple(p for p in full_plan.parameters if p.name in was_meta)
-    kept = tuple(
+    moved = tuple(
         LeftAlone(
             p.name, p.module, p.shape, f"not on meta: moved to {device} with its values"
         )
         for p in full_plan.parameters
         if p.name not in was_meta
     )
-    plan = Plan(planned, full_plan.left_alone + kept, full_plan.rules, full_plan.fans)
+    plan = Plan(planned, full_plan.left_alone + moved, full_plan.rules, full_plan.fans)
     measured = fill_parameters(
         plan.parameters, model_tensors(model, plan), seed, thread_count
     )

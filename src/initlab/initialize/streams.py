@@ -8,9 +8,9 @@ visited, or on how a tensor is split into shards, and chunks can be filled
 on all cores at once.
 
 Two generators are used, chosen by measurement on a 2-core x86 CPU (torch
-2.13, NumPy's PCG64): per float32 value, NumPy's PCG64 draws a uniform in
-3.7 ns against 6.1 ns for torch's ``uniform_``, while torch's ``normal_``
-(7.7 ns) beats NumPy's ``standard_normal`` (15.6 ns). So uniform chunks on
+2.13). Per float32 value, NumPy's PCG64 draws a uniform in 3.7 ns against
+6.1 ns for torch's ``uniform_``, while torch's ``normal_`` (7.7 ns) beats
+NumPy's ``standard_normal`` (15.6 ns). So uniform chunks on
 a CPU draw from a NumPy PCG64 (:func:`make_numpy_stream`), and everything
 else from a ``torch.Generator`` (:func:`make_stream`).
 
