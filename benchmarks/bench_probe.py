@@ -9,9 +9,10 @@ because on a machine shared with other jobs wall time also counts the time
 slices given to them. The figures are medians over blocks.
 
 Variants: ``full`` (every statistic), ``light`` (light mode), ``hooks only``
-(hooks that compute nothing: the fixed cost of the probe's Python, its
-state snapshot and its bookkeeping), and each statistic alone, whose cost is
-reported as its time minus the hooks-only time, in percent of the baseline.
+and each statistic alone. The hooks-only probe computes nothing, so it
+measures the fixed cost of the probe's Python, its state snapshot and its
+bookkeeping. A statistic's cost is its time alone minus the hooks-only
+time, in percent of the baseline.
 
 Run: ``.venv/bin/python benchmarks/bench_probe.py`` (``--blocks``,
 ``--repeats``, ``--models`` to change the work).

@@ -1,9 +1,9 @@
 """The probe on the textbook setup: 1000 standard-normal inputs of width 100, five tanh layers of 50.
 
 Reference figures come from an independent NumPy implementation of the
-same setup (means over 5 seeds, with a seed-to-seed spread of about 4% for
-most figures); here each figure is averaged over 3 seeds and compared with
-a tolerance a little wider than that spread.
+same setup, as means over 5 seeds with a seed-to-seed spread of about 4%
+for most figures. Here each figure is averaged over 3 seeds and compared
+with a tolerance a little wider than that spread.
 """
 
 import functools
@@ -70,7 +70,7 @@ def test_probe_small_init_layer5_std_below_1e4():
     assert activations(report)[4].output_std < 1e-4
 
 
-def test_probe_small_init_std_shrinks_by_007_per_layer():
+def test_probe_small_init_std_ratio_per_layer():
     # sqrt(50) * 0.01 = 0.0707: each layer multiplies the std by about 0.07.
     stds = [
         record.output_std for record in activations(cached_report("normal(std=0.01)"))

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "symmetric neurons and a verdict. Nothing is trained."
         ),
     )
+
+    # What to build and what to feed it.
     parser.add_argument(
         "target",
         help="a model spec such as mlp:5x50:tanh or cnn:16-32:relu, or package.module:factory",
@@ -44,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         help="seed of the data split, the batch, --init and the probe [default: 0]",
     )
+
+    # What to write.
     parser.add_argument(
         "--out", help="folder for probe.json, probe.csv and the PNG plots"
     )
@@ -53,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="table",
         help="what to print: a table, the JSON report or the CSV rows [default: table]",
     )
+
+    # How to run the pass.
     parser.add_argument(
         "--upstream",
         choices=["loss", "random"],

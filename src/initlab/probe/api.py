@@ -85,7 +85,7 @@ def probe(
     """Run one batch through ``model`` and return per-layer statistics, flags and verdicts.
 
     One forward pass, and one backward pass when ``targets``, ``loss_fn`` or
-    ``upstream`` asks for gradients. The model is left as it was found:
+    ``upstream`` requests gradients. The model is left as it was found:
     hooks are removed (also when the pass raises), buffers such as
     batch-norm running statistics are restored, ``.grad`` fields are not
     touched, the train/eval mode is kept, and torch's global RNG state is

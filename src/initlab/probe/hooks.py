@@ -177,22 +177,26 @@ class Recorder:
         # A 0-dim output, such as a loss module's, is one sample of one value.
         values = output if output.dim() else output.reshape(1, 1)
         profile = call.profile
-        wanted = self.statistics
+        requested = self.statistics
         flat = stats.as_float_flat(values)
         work = self.workspace.take(flat.numel(), flat.dtype, flat.device)
         batch = values.shape[0]
         call.count = flat.numel()
         tensors = call.tensors
 
-        if "moments" in wanted:
+        if "moments" in requested:
             tensors["shift"], tensors["sum"], tensors["square_sum"] = (
                 stats.moments_tensor(flat, work)
             )
-        needs_data_range = "histogram" in wanted and profile.fixed_range is None
+        needs_data_range = "histogram" in requested and profile.fixed_range is None
         on_cpu = flat.device.type == "cpu"
-        if "range" in wanted or needs_data_range or ("nonfinite" in wanted and on_cpu):
+        if (
+            "range" in requested
+            or needs_data_range
+            or ("nonfinite" in requested and on_cpu)
+        ):
             tensors["min"], tensors["max"] = torch.aminmax(flat)
-        if "nonfinite" in wanted:
+        if "nonfinite" in requested:
             # On the CPU, reading two numbers waits for nothing, and finite
             # extremes (aminmax propagates NaN) prove every value finite,
             # which saves three passes. A GPU pass must not wait, so it counts.
@@ -200,17 +204,17 @@ class Recorder:
                 call.known["nonfinite"] = 0.0
             else:
                 tensors["nonfinite"] = stats.nonfinite_count_tensor(flat, work)
-        if "saturation" in wanted and profile.saturation is not None:
+        if "saturation" in requested and profile.saturation is not None:
             tensors["saturated"] = self._saturated_count(flat, work, profile)
-        if "zeros" in wanted and profile.relu_family:
+        if "zeros" in requested and profile.relu_family:
             call.units = call.count // batch
             ones = self.workspace.ones(batch, flat.dtype, flat.device)
             tensors["nonzero"], tensors["dead"] = stats.zero_and_dead_tensor(
                 flat, work, ones, profile.may_be_negative
             )
-        if "histogram" in wanted:
+        if "histogram" in requested:
             self._record_histogram(call, flat, work)
-        if "symmetry" in wanted and profile.unit_axis is not None:
+        if "symmetry" in requested and profile.unit_axis is not None:
             self._record_projection(call, values)
         # The gradient hook goes on the tensor the module returned, which is
         # the one in the graph.

@@ -1,4 +1,4 @@
-"""Which modules the probe records, and what it measures on each kind.
+"""The modules the probe records, and the measurements it makes on each kind.
 
 The probe records every leaf module (one with no children: Linear, conv,
 activations, normalization, pooling, dropout, ...) and every other module
@@ -82,7 +82,7 @@ class LayerProfile:
     may_be_negative: bool = False
     fixed_range: tuple[float, float] | None = None
     unit_axis: int | None = None
-    """Axis of the output that holds units, for Linear (-1) and conv (1) layers."""
+    """Axis of the output that contains the units, for Linear (-1) and conv (1) layers."""
     spatial_dims: int = 0
 
 

@@ -8,9 +8,9 @@ Figures are built with ``matplotlib.figure.Figure`` directly, so no pyplot
 state or interactive backend is involved.
 
 Depth is the position of a layer among the records plotted. By default
-those are the activation records (the signal between weight layers, as in
-Glorot and Bengio's figures), or the Linear and conv records of a model
-without activation modules; ``kinds`` chooses others.
+those are the activation records, the signal between weight layers. A
+model without activation modules plots its Linear and conv records, and
+``kinds`` chooses others.
 """
 
 from __future__ import annotations
@@ -138,11 +138,11 @@ def plot_activation_histograms(
     """Plot each layer's output histogram as a curve, one panel per report.
 
     The normalised histogram of every layer's activations is overlaid in
-    one panel, as in the activation figures of Glorot and Bengio (2010),
-    "Understanding the difficulty of training deep feedforward neural
-    networks". Curves go from the first layer (dark) to the last (light),
-    so a distribution that narrows, widens or piles up at the bounds with
-    depth shows at a glance. ``log_density`` puts the density on a log scale,
+    one panel: the per-layer view of activations that Glorot and Bengio
+    studied in "Understanding the difficulty of training deep feedforward
+    neural networks" (AISTATS 2010). Curves go from the first layer (dark)
+    to the last (light), so a distribution that narrows, widens or piles up
+    at the bounds with depth shows at a glance. ``log_density`` puts the density on a log scale,
     which keeps the rest visible next to the spike at zero of ReLU layers.
 
     Raises:

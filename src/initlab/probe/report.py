@@ -4,7 +4,7 @@ Serialisation (the schema is documented in docs/probe.md):
 
 * :meth:`ProbeReport.to_dict` returns plain JSON types. Floats that are NaN
   or infinite become None, because JSON has no such numbers; the record's
-  ``nonfinite_fraction`` and ``verdict`` still say what happened.
+  ``nonfinite_fraction`` and ``verdict`` still show what happened.
 * :meth:`ProbeReport.to_json` and :meth:`ProbeReport.from_json` round-trip
   a report.
 * :meth:`ProbeReport.to_csv` writes one row per record with the scalar

@@ -2,7 +2,7 @@
 
 Every ``*_tensor`` function here runs inside a forward or backward hook. It
 reads the tensor a few times and returns 0-dim or small per-unit tensors,
-never Python numbers, so a pass on a GPU never waits for a ``.item()``. The
+not Python numbers, so none of them makes a GPU pass wait for the host. The
 probe turns the small results into Python numbers after the pass, in one
 transfer, with the ``finish_*`` functions.
 
@@ -154,7 +154,7 @@ def zero_and_dead_tensor(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(nonzero values, dead units)`` as 0-dim tensors.
 
-    ``flat`` holds ``len(ones)`` samples one after the other. A unit is one
+    ``flat`` contains ``len(ones)`` samples one after the other. A unit is one
     position within a sample (a feature, or a channel at one pixel), and it
     is dead when it is zero for every sample of the batch.
     """

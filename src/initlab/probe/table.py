@@ -37,16 +37,16 @@ def probe_table(report: ProbeReport, width: int | None = None) -> Table:
         header: [format_cell(record) for record in report.layers]
         for header, _, format_cell in columns
     }
-    shown = _columns_that_fit(columns, cells, width)
+    visible = _columns_that_fit(columns, cells, width)
 
     title = "Probe" + (f": {report.label}" if report.label else "")
     table = Table(title=title, caption=_caption(report), caption_justify="left")
     for header, justify, _ in columns:
-        if header in shown:
+        if header in visible:
             table.add_column(header, justify=justify, no_wrap=True)
     for row in range(len(report.layers)):
         table.add_row(
-            *(cells[header][row] for header, _, _ in columns if header in shown)
+            *(cells[header][row] for header, _, _ in columns if header in visible)
         )
     return table
 
@@ -97,17 +97,17 @@ def _columns_that_fit(
 ) -> set[str]:
     if width is None:
         return {header for header, _, _ in columns}
-    shown: set[str] = set()
+    visible: set[str] = set()
     used = 1
     for header in _PRIORITY:
         needed = max([len(header)] + [len(cell) for cell in cells[header]])
         needed += _COLUMN_OVERHEAD
         # The layer and verdict columns stay even on a very narrow console.
-        if used + needed > width and len(shown) >= 2:
+        if used + needed > width and len(visible) >= 2:
             continue
-        shown.add(header)
+        visible.add(header)
         used += needed
-    return shown
+    return visible
 
 
 def _caption(report: ProbeReport) -> str:
