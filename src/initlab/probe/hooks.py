@@ -189,6 +189,8 @@ class Recorder:
                 stats.moments_tensor(flat, work)
             )
         needs_data_range = "histogram" in requested and profile.fixed_range is None
+        # NOTE: the branches for other devices (the non-finite count, the
+        # scatter-add histogram) run in the tests only on the CPU, not on a GPU.
         on_cpu = flat.device.type == "cpu"
         if (
             "range" in requested
