@@ -28,3 +28,14 @@ def test_atomic_path_leaves_no_temporary_on_error(tmp_path):
         temporary.write_text("partial")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_text_uses_umask_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic.write_text(tmp_path / "report.html", "<p>ok</p>")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it, so set it back at once.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``.
@@ -32,6 +39,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp creates the file as 0600; give it the mode a plain open()
+        # would, so reports stay readable by others as the umask allows.
+        os.chmod(temporary_path, 0o666 & ~_current_umask())
         os.replace(temporary_path, target)
     except BaseException:
         temporary_path.unlink(missing_ok=True)
