@@ -32,22 +32,42 @@ __all__ = [
     "build_scheme",
     "calculate_gain",
     "compute_fans",
+    "InitRecord",
+    "Rule",
     "fill_",
     "forward_gain",
+    "initialize",
+    "initialize_shard",
+    "lsuv_",
+    "materialize",
     "parse_scheme",
+    "probe",
     "sample",
 ]
 
 
+# Names that import torch (or numpy backends) on first use, so that the pure
+# math and `initlab --help` stay fast: name -> (module, attribute).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "fill_": ("initlab.backends.torch", "fill_"),
+    "sample": ("initlab.backends.numpy", "sample"),
+    # The subpackages initlab.initialize and initlab.probe are callable and
+    # forward to their main function, so they are returned whole.
+    "initialize": ("initlab.initialize", None),
+    "initialize_shard": ("initlab.initialize", "initialize_shard"),
+    "materialize": ("initlab.initialize", "materialize"),
+    "InitRecord": ("initlab.initialize", "InitRecord"),
+    "Rule": ("initlab.initialize", "Rule"),
+    "probe": ("initlab.probe", None),
+    "lsuv_": ("initlab.lsuv", "lsuv_"),
+}
+
+
 def __getattr__(name: str):
-    # Import the torch and numpy backends only when first used, so the pure
-    # math and `initlab --help` stay fast.
-    if name == "fill_":
-        from initlab.backends.torch import fill_
+    if name not in _LAZY:
+        raise AttributeError(f"module 'initlab' has no attribute {name!r}")
+    import importlib
 
-        return fill_
-    if name == "sample":
-        from initlab.backends.numpy import sample
-
-        return sample
-    raise AttributeError(f"module 'initlab' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)

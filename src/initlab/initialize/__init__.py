@@ -10,6 +10,7 @@ scheme: they are drawn in chunks of 2^20 values, each from its own stream,
 on all cores.
 """
 
+from initlab._callable_module import make_module_callable
 from initlab.initialize.api import initialize, plan_model
 from initlab.initialize.materialize import materialize
 from initlab.initialize.presets import PRESETS
@@ -30,3 +31,5 @@ __all__ = [
     "materialize",
     "plan_model",
 ]
+
+make_module_callable(__name__, initialize)

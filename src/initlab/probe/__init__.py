@@ -8,6 +8,7 @@ functions live in :mod:`initlab.probe.plots` and are imported on first use,
 so importing the probe does not import matplotlib.
 """
 
+from initlab._callable_module import make_module_callable
 from initlab.probe.api import STATISTICS, probe
 from initlab.probe.hooks import ProbeError
 from initlab.probe.report import Histogram, LayerRecord, ProbeReport
@@ -41,3 +42,6 @@ def __getattr__(name: str):
 
         return getattr(plots, name)
     raise AttributeError(f"module 'initlab.probe' has no attribute {name!r}")
+
+
+make_module_callable(__name__, probe)
