@@ -166,7 +166,7 @@ def test_compare_report_json_round_trips(written, small_result):
     assert json.loads((out / "results.json").read_text()) == small_result
 
 
-def test_compare_report_csv_one_row_per_init_seed_epoch(written, small_result):
+def test_compare_report_csv_rows(written, small_result):
     out, _ = written
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
     assert tuple(rows[0]) == CSV_COLUMNS

@@ -153,7 +153,7 @@ def test_load_replica_round_trips_weights(digits):
         1, build_model(spec, digits.input_shape, digits.num_classes)
     )
     assert _max_difference(model, copy_back) == 0.0
-    assert float(network.weights[0][0].detach().abs().max()) == 0.0
+    assert float(network.weight(0, 0).detach().abs().max()) == 0.0
 
 
 def test_initialize_replica_uses_standalone_fans(digits):
@@ -161,7 +161,7 @@ def test_initialize_replica_uses_standalone_fans(digits):
     network = StackedNetwork(spec, digits.input_shape, digits.num_classes, 1)
     initialize_replica(network, 0, "he_normal", stream_generator(0))
     # He normal: std = sqrt(2 / fan_in) with fan_in = 64 input features.
-    std = float(network.weights[0][0].detach().std())
+    std = float(network.weight(0, 0).detach().std())
     assert abs(std - (2 / 64) ** 0.5) < 0.01
     assert float(network.biases[0].detach().abs().max()) == 0.0
 
@@ -172,8 +172,8 @@ def test_initialize_replica_same_seed_same_weights(digits):
     initialize_replica(network, 0, "orthogonal", stream_generator(5, "a"))
     initialize_replica(network, 1, "orthogonal", stream_generator(5, "a"))
     initialize_replica(network, 2, "orthogonal", stream_generator(6, "a"))
-    assert torch.equal(network.weights[1][0], network.weights[1][1])
-    assert not torch.equal(network.weights[1][0], network.weights[1][2])
+    assert torch.equal(network.weight(1, 0), network.weight(1, 1))
+    assert not torch.equal(network.weight(1, 0), network.weight(1, 2))
 
 
 def test_dropout_mask_values_and_keep_fraction():

@@ -488,7 +488,7 @@ def _symmetry(
             counts = [
                 [
                     count_distinct_neurons(
-                        network.weights[layer_index][row],
+                        network.weight(layer_index, row),
                         network.biases[layer_index][row],
                     )
                     for layer_index, _ in hidden

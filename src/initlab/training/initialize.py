@@ -25,6 +25,10 @@ def initialize_replica(
     ``(out, in, 3, 3)``, PyTorch layout), so the fans, and therefore the
     scale of every fan-based scheme, are those of the standalone layer.
     """
-    for weight, biases in zip(network.weights, network.biases, strict=True):
-        fill_(weight.data[replica], scheme, generator=generator)
-        biases.data[replica].fill_(bias)
+    for index, layer in enumerate(network.layers):
+        # Fill a contiguous tensor in the standalone layout, so the draws land
+        # where they would in the standalone layer, then copy it in.
+        values = torch.empty(layer.weight_shape)
+        fill_(values, scheme, generator=generator)
+        network.weight(index, replica).copy_(values)
+        network.biases[index][replica].fill_(bias)

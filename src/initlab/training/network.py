@@ -7,7 +7,10 @@ network that :func:`initlab.models.build_model` builds from an ``mlp`` or
 replica on its own batch:
 
 * Linear layers are batched matrix products, ``h @ W[r]^T + b[r]`` for every
-  replica ``r`` at once (``torch.baddbmm``);
+  replica ``r`` at once (``torch.baddbmm``). Their weights are stored
+  transposed, ``(replicas, in, out)``, because the product and its weight
+  gradient then need no transposed copy; :meth:`StackedNetwork.weight` gives
+  the ``(out, in)`` view of one replica;
 * 3x3 convolutions are one grouped convolution with ``groups=replicas``, so
   replica ``r`` sees only its own input channels and filters;
 * activations, max pooling and dropout masks act elementwise or per channel.
@@ -59,6 +62,13 @@ class LayerShape:
         """Number of units (Linear) or output channels (convolution)."""
         return self.weight_shape[0]
 
+    @property
+    def storage_shape(self) -> tuple[int, ...]:
+        """The stored shape for one replica: ``(in, out)`` for Linear layers."""
+        if self.kind == "linear":
+            return (self.weight_shape[1], self.weight_shape[0])
+        return self.weight_shape
+
 
 def _stateless_activation(name: str) -> nn.Module | None:
     activation = activation_module(name)
@@ -103,7 +113,7 @@ class StackedNetwork(nn.Module):
                 f"a batched run needs an mlp or cnn spec, got {type(spec).__name__}"
             )
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.zeros((self.replicas, *layer.weight_shape)))
+            nn.Parameter(torch.zeros((self.replicas, *layer.storage_shape)))
             for layer in self.layers
         )
         self.biases = nn.ParameterList(
@@ -214,16 +224,26 @@ class StackedNetwork(nn.Module):
     def _activate(self, values: torch.Tensor) -> torch.Tensor:
         return values if self.activation is None else self.activation(values)
 
+    def weight(self, index: int, replica: int) -> torch.Tensor:
+        """Return layer ``index``'s weight of ``replica`` in the standalone layout.
+
+        That is ``(out, in)`` for Linear layers and ``(out, in, 3, 3)`` for
+        convolutions. The result is a view of the parameter, so writing to it
+        (under ``torch.no_grad()``) changes the replica.
+        """
+        stored = self.weights[index][replica]
+        return stored.t() if self.layers[index].kind == "linear" else stored
+
     def _linear(self, h: torch.Tensor, index: int) -> torch.Tensor:
-        weight, bias = self.weights[index], self.biases[index]
+        weight, bias = self.weights[index], self.biases[index]  # (R, in, out)
         if h.dim() == 2:
             # One batch shared by all replicas: a single (batch, in) @ (in, R*out)
             # product, viewed as (R, batch, out).
-            replicas, out, _ = weight.shape
-            product = h @ weight.reshape(replicas * out, -1).t()
+            replicas, features, out = weight.shape
+            product = h @ weight.transpose(0, 1).reshape(features, replicas * out)
             return product.view(-1, replicas, out).transpose(0, 1) + bias.unsqueeze(1)
         # (R, batch, in) @ (R, in, out) + (R, 1, out)
-        return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), h, weight)
 
     def _run_mlp(self, inputs, shared, masks, keep_hidden):
         h = inputs.flatten(1) if shared else inputs.flatten(2)
@@ -281,7 +301,7 @@ class StackedNetwork(nn.Module):
         and convolution layers are matched to this stack's layers in order.
         """
         for index, module in enumerate(self._standalone_layers(model)):
-            self.weights[index][replica].copy_(module.weight)
+            self.weight(index, replica).copy_(module.weight)
             if module.bias is not None:
                 self.biases[index][replica].copy_(module.bias)
             else:
@@ -291,7 +311,7 @@ class StackedNetwork(nn.Module):
     def store_replica(self, replica: int, model: nn.Module) -> nn.Module:
         """Copy ``replica``'s weights and biases into a standalone model; return it."""
         for index, module in enumerate(self._standalone_layers(model)):
-            module.weight.copy_(self.weights[index][replica])
+            module.weight.copy_(self.weight(index, replica))
             if module.bias is not None:
                 module.bias.copy_(self.biases[index][replica])
         return model
