@@ -7,6 +7,9 @@ tensors are sampled in float32 and cast, because sampling in the half type
 itself distorts the distribution (too few representable values near a
 bound), and QR has no half-precision kernels. Nothing records autograd
 history, and meta tensors are left as they are.
+
+NOTE: the tests and benchmarks ran on CPU only. Every operation here exists
+on CUDA and takes the tensor's device, but no CUDA run has checked it.
 """
 
 from __future__ import annotations
