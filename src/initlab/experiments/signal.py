@@ -65,13 +65,13 @@ def initialize(
 def hidden_layers(report: ProbeReport) -> list[dict[str, Any]]:
     """Return one dict per hidden layer (a Linear followed by an activation) of a probed MLP.
 
-    Keys: ``pre_std`` (std of the Linear output), ``mean``, ``std``,
-    ``saturated``, ``zero`` and ``dead`` (fractions, None where the probe
-    does not measure them for this activation), ``histogram`` (of the
-    activation output), ``grad_out`` (std of the gradient with respect to
-    the activation output) and ``grad_in`` (std of the gradient with respect
-    to the layer's input: the network input for layer 1, else the previous
-    activation's output).
+    Keys: ``pre_std`` is the std of the Linear output. ``mean``, ``std`` and
+    ``histogram`` describe the activation output. ``saturated``, ``zero``
+    and ``dead`` are fractions, None where the probe does not measure them
+    for this activation. ``grad_out`` is the std of the gradient with
+    respect to the activation output, and ``grad_in`` the std of the
+    gradient with respect to the layer's input (the network input for layer
+    1, else the previous activation's output).
     """
     records = list(report.layers)
     layers: list[dict[str, Any]] = []
