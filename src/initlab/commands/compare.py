@@ -78,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", help=f"folder for the report files [default: {DEFAULT_OUT}]"
     )
     parser.add_argument(
-        "--config", type=Path, help="TOML file with any of these options as keys"
+        "--config",
+        type=Path,
+        help="TOML file with the options above as keys, except threads",
     )
     parser.set_defaults(handler=run)
 

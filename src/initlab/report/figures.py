@@ -20,7 +20,9 @@ DPI = 110
 def png_bytes(figure: Figure, dpi: int = DPI) -> bytes:
     """Render ``figure`` as PNG and return the bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    # The plots lay themselves out (constrained or fixed layout); a "tight"
+    # bounding box would render every figure twice.
+    figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
