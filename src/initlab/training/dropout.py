@@ -3,11 +3,12 @@
 ``torch.nn.Dropout`` draws its masks from the global random state, so a
 replica trained in a batch could never see the masks it would see alone.
 Here the mask of one replica for an activation of shape ``shape`` is always
-``(U >= p) * (1 / (1 - p))`` with ``U`` uniform on [0, 1) from ``g``: a unit is kept with
-probability ``1 - p`` and kept units are scaled by ``1 / (1 - p)`` so the
-expected activation is unchanged (inverted dropout, as in ``nn.Dropout``).
-The batched engine and :class:`GeneratorDropout` both call
-:func:`dropout_mask`, so the same generator state gives the same mask.
+``(U >= p) * (1 / (1 - p))``, with ``U`` uniform on [0, 1) from the
+replica's generator. A unit is kept with probability ``1 - p``, and kept
+units are scaled by ``1 / (1 - p)`` so the expected activation is unchanged
+(inverted dropout, as in ``nn.Dropout``). The batched engine and
+:class:`GeneratorDropout` both draw masks with :func:`dropout_mask_`, so the
+same generator state gives the same mask.
 """
 
 from __future__ import annotations

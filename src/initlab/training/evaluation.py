@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from initlab.training.network import StackedNetwork
 
-# Cap on the float32 activations one evaluation chunk holds at once
+# Cap on the float32 activations one evaluation chunk keeps at once
 # (replicas x samples x widest layer), so that large data and many replicas
 # evaluate in bounded memory.
 _CHUNK_BYTES = 64 * 1024 * 1024

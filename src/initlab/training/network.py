@@ -1,16 +1,15 @@
 """A stack of independent replicas of one network, trained as one computation.
 
-:class:`StackedNetwork` holds the parameters of ``replicas`` copies of the
-network that :func:`initlab.models.build_model` builds from an ``mlp`` or
-``cnn`` spec, with a leading replica axis: a Linear weight of shape
-``(out, in)`` becomes ``(replicas, out, in)``. One forward pass computes every
-replica on its own batch:
+:class:`StackedNetwork` contains the parameters of ``replicas`` copies of
+the network that :func:`initlab.models.build_model` builds from an ``mlp``
+or ``cnn`` spec, each with a leading replica axis. One forward pass computes
+every replica on its own batch:
 
 * Linear layers are batched matrix products, ``h @ W[r]^T + b[r]`` for every
   replica ``r`` at once (``torch.baddbmm``). Their weights are stored
   transposed, ``(replicas, in, out)``, because the product and its weight
-  gradient then need no transposed copy; :meth:`StackedNetwork.weight` gives
-  the ``(out, in)`` view of one replica;
+  gradient then need no transposed copy. :meth:`StackedNetwork.weight`
+  returns the ``(out, in)`` view of one replica;
 * 3x3 convolutions are one grouped convolution with ``groups=replicas``, so
   replica ``r`` sees only its own input channels and filters;
 * activations, max pooling and dropout masks act elementwise or per channel.
@@ -195,7 +194,7 @@ class StackedNetwork(nn.Module):
     ) -> torch.Tensor:
         """Return logits of shape ``(replicas, batch, classes)``.
 
-        ``masks`` holds one ``(replicas, batch, *site_shape)`` tensor or None
+        ``masks`` contains one ``(replicas, batch, *site_shape)`` tensor or None
         per dropout site (see :attr:`dropout_shapes`); None means no dropout.
         """
         logits, _ = self._run(inputs, masks, keep_hidden=False)
@@ -297,7 +296,7 @@ class StackedNetwork(nn.Module):
         """Copy the weights and biases of a standalone model into ``replica``.
 
         ``model`` is what :func:`initlab.models.build_model` builds for the
-        same spec, input shape and classes, with any dropout rate; its Linear
+        same spec, input shape and classes, with any dropout rate. Its Linear
         and convolution layers are matched to this stack's layers in order.
         """
         for index, module in enumerate(self._standalone_layers(model)):

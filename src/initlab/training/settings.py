@@ -21,7 +21,7 @@ class TrainingSettings:
     learning rate). Both update each parameter element from its own gradient
     and state only, so stacking replicas changes nothing. The loss is the
     mean cross-entropy over a minibatch of ``batch_size`` samples; the last
-    minibatch of an epoch holds the remainder.
+    minibatch of an epoch contains the remainder.
     """
 
     epochs: int = 30

@@ -4,7 +4,7 @@ Units that start with equal incoming weights and biases receive equal
 gradients, so plain gradient descent keeps them equal and a layer of 50
 units computes one function. Two units of a layer count as the same when
 their incoming weights and biases differ by at most ``tolerance`` times the
-layer's largest absolute weight (default 1e-4) in every entry; the distinct
+layer's largest absolute weight (default 1e-4) in every entry. The distinct
 count is the number of groups of units linked by that relation.
 """
 
