@@ -149,7 +149,13 @@ def moments(x: torch.Tensor, y: torch.Tensor, classes: int) -> Moments:
 def train_depth(
     config: Config, depth: int, data: Moments, features: int, classes: int
 ) -> list[dict[str, Any]]:
-    """Run gradient descent for every (init, c) replica of one depth; return one record each."""
+    """Run gradient descent for every (init, c) replica of one depth; return one record each.
+
+    This loop replaces :func:`initlab.training.train_replicas`, which trains
+    classifiers with biases on minibatch cross-entropy: the experiment needs
+    full-batch gradient descent on the squared error of bias-free linear
+    networks, with a learning rate per replica and a stop per replica.
+    """
     replicas = [(init, scale) for init in config.inits for scale in config.lr_scales]
     widths = [features] + [config.width] * (depth - 1) + [classes]
     weights = []

@@ -119,14 +119,14 @@ class Config:
 @torch.no_grad()
 def _activation_statistics(
     network: StackedNetwork, inputs: torch.Tensor
-) -> list[list[tuple[float, float]]]:
-    """Return (mean, std) of every hidden layer's activations, per replica."""
+) -> list[list[tuple[float | None, float | None]]]:
+    """Return (mean, std) of every hidden layer's activations per replica, None where not finite."""
     outputs = network.hidden_outputs(inputs)
     return [
         [
             (
-                float(output[replica].double().mean()),
-                float(output[replica].double().std(correction=0)),
+                c.finite(output[replica].double().mean()),
+                c.finite(output[replica].double().std(correction=0)),
             )
             for output in outputs
         ]
@@ -195,7 +195,7 @@ def _run(
                     for epoch in tracked
                 ],
                 "test_accuracy": curves["test_accuracy"],
-                "train_loss": curves["train_loss"],
+                "train_loss": c.finite_list(curves["train_loss"]),
             }
         )
     claims, not_checked = check_claims(config, runs, steps_per_epoch)
@@ -227,7 +227,7 @@ def _top_means(runs: list[dict[str, Any]], init: str) -> list[float] | None:
     if not chosen:
         return None
     per_seed = [[epoch[-1] for epoch in r["mean"]] for r in chosen]
-    return [sum(values) / len(values) for values in zip(*per_seed, strict=True)]
+    return [c.mean(values) for values in zip(*per_seed, strict=True)]
 
 
 def check_claims(
@@ -253,7 +253,10 @@ def check_claims(
                     f"{c.number(top[init][early_epoch])} after epoch {early_epoch}"
                     for init in present
                 ),
-                all(top[init][early_epoch] < 0.15 for init in present),
+                all(
+                    top[init][early_epoch] is not None and top[init][early_epoch] < 0.15
+                    for init in present
+                ),
             )
         )
     else:
@@ -268,7 +271,7 @@ def check_claims(
     for init, holds_if, claim_id, text, expected in (
         (
             NORMALIZED,
-            lambda mean, accuracy: mean > 0.2 and accuracy > 0.85,
+            lambda mean, accuracy: mean is not None and mean > 0.2 and accuracy > 0.85,
             "normalized-desaturates",
             "With the normalized init (Glorot uniform) the top hidden layer then "
             "desaturates and the network learns.",
@@ -276,7 +279,7 @@ def check_claims(
         ),
         (
             STANDARD,
-            lambda mean, accuracy: mean < 0.05 and accuracy < 0.2,
+            lambda mean, accuracy: mean is not None and mean < 0.05 and accuracy < 0.2,
             "standard-stays-saturated",
             "With the standard init U[-1/sqrt(n), 1/sqrt(n)] the top hidden layer stays "
             "saturated and the network does not learn.",
@@ -317,11 +320,11 @@ def render(result: dict[str, Any], section: Any, figure_dir: Path) -> None:
         series = {}
         for layer in range(layers):
             means = [
-                sum(r["mean"][epoch][layer] for r in chosen) / len(chosen)
+                c.mean([r["mean"][epoch][layer] for r in chosen])
                 for epoch in range(len(chosen[0]["mean"]))
             ]
             stds = [
-                sum(r["std"][epoch][layer] for r in chosen) / len(chosen)
+                c.mean([r["std"][epoch][layer] for r in chosen])
                 for epoch in range(len(chosen[0]["std"]))
             ]
             series[f"layer {layer + 1}"] = (means, stds)

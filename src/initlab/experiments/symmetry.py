@@ -256,7 +256,7 @@ def _run(
                 "max_weight_change": change,
                 "at_init": at_init[index],
                 "test_accuracy": curves["test_accuracy"],
-                "train_loss": curves["train_loss"],
+                "train_loss": c.finite_list(curves["train_loss"]),
             }
         )
     claims, not_checked = check_claims(config, runs)
