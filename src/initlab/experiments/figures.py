@@ -25,7 +25,7 @@ def _array(values: Sequence[float | None]) -> np.ndarray:
 
 
 def profile_panels(
-    panels: Sequence[tuple[str, Mapping[str, Sequence[float | None]]]],
+    panels: Sequence[tuple[str, Mapping[str, Any]]],
     *,
     xlabel: str,
     ylabel: str,
@@ -36,7 +36,9 @@ def profile_panels(
 ) -> Figure:
     """Return a grid of panels, each with one line per label against layer (or ``x_values``).
 
-    ``panels`` holds ``(title, {label: values})``. With ``log``, the y axis
+    ``panels`` holds ``(title, {label: values})``, where ``values`` is a
+    sequence of y values, or an ``(x, y)`` pair of sequences for a series
+    with its own x values. With ``log``, the y axis
     is logarithmic and values that are not positive are left out.
     ``reference`` draws a dashed horizontal line at a value, with a label.
     """
@@ -50,14 +52,18 @@ def profile_panels(
     colors = dict(zip(labels, series_colors(len(labels)), strict=True))
     for axes, (title, series) in zip(grid, panels, strict=False):
         for label, values in series.items():
+            own_x = None
+            if isinstance(values, tuple):
+                own_x, values = values
             array = _array(values)
             if log:
                 array = np.where(array > 0, array, np.nan)
-            x = (
-                np.asarray(x_values, dtype=float)
-                if x_values is not None
-                else np.arange(1, len(array) + 1)
-            )
+            if own_x is not None:
+                x = np.asarray(own_x, dtype=float)
+            elif x_values is not None:
+                x = np.asarray(x_values, dtype=float)
+            else:
+                x = np.arange(1, len(array) + 1)
             axes.plot(
                 x[: len(array)],
                 array,

@@ -176,6 +176,7 @@ def train_depth(
     reached: list[int | None] = [None] * len(replicas)
     diverged = [False] * len(replicas)
     curves: list[list[float | None]] = [[] for _ in replicas]
+    curve_steps: list[list[int]] = [[] for _ in replicas]
     initial: list[float] = []
 
     for step in range(config.max_steps + 1):
@@ -189,19 +190,21 @@ def train_depth(
         values = losses.detach().tolist()
         if step == 0:
             initial = values
+        last = step == config.max_steps
         for index, value in enumerate(values):
             if not active[index]:
                 continue
-            if step % config.record_every == 0:
-                curves[index].append(c.finite(value))
             if not math.isfinite(value) or value > DIVERGED * initial[index]:
                 diverged[index] = True
                 active[index] = False
             elif value <= threshold:
                 reached[index] = step
-                curves[index].append(value)
                 active[index] = False
-        if not active.any() or step == config.max_steps:
+            # Every record_every steps, and the step at which a replica stops.
+            if step % config.record_every == 0 or not active[index] or last:
+                curves[index].append(c.finite(value))
+                curve_steps[index].append(step)
+        if not active.any() or last:
             break
         gradients = torch.autograd.grad(losses.sum(), weights)
         with torch.no_grad():
@@ -219,6 +222,7 @@ def train_depth(
             "diverged": diverged[index],
             "initial_loss": c.finite(initial[index]),
             "loss_curve": curves[index],
+            "loss_curve_steps": curve_steps[index],
         }
         for index, (init, scale) in enumerate(replicas)
     ]
@@ -274,6 +278,7 @@ def _run(
                 "steps_to_criterion": chosen["steps_to_criterion"],
                 "lr_scale": chosen["lr_scale"],
                 "final_loss": chosen["loss_curve"][-1],
+                "diverged": chosen["diverged"],
             }
         if progress is not None:
             progress("orthogonal", done, len(config.depths))
@@ -293,7 +298,10 @@ def _run(
 
 def _steps_text(entry: dict[str, Any], max_steps: int) -> str:
     steps = entry["steps_to_criterion"]
-    return f"not within {max_steps}" if steps is None else str(steps)
+    if steps is not None:
+        return str(steps)
+    # best_run picks a diverged run only when every c diverged.
+    return "diverged for every c" if entry["diverged"] else f"not within {max_steps}"
 
 
 def check_claims(
@@ -405,19 +413,20 @@ def render(result: dict[str, Any], section: Any, figure_dir: Path) -> None:
                 if r["init"] == init
                 and r["lr_scale"] == best[str(depth)][init]["lr_scale"]
             ]
-            curves[f"D={depth}"] = [
-                None if value is None else value - result["least_squares_loss"]
-                for value in runs[0]["loss_curve"]
-            ]
+            curves[f"D={depth}"] = (
+                runs[0]["loss_curve_steps"],
+                [
+                    None if value is None else value - result["least_squares_loss"]
+                    for value in runs[0]["loss_curve"]
+                ],
+            )
         panels.append((init, curves))
-    longest = max(len(curve) for _, curves in panels for curve in curves.values())
     add_figure(
         section,
         profile_panels(
             panels,
             xlabel="step",
             ylabel="loss - least-squares optimum",
-            x_values=[step * every for step in range(longest)],
             columns=2,
             reference=(
                 result["criterion_loss"] - result["least_squares_loss"],
