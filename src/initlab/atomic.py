@@ -80,3 +80,43 @@ def save_figure(
     with atomic_path(target) as temporary:
         figure.savefig(temporary, **savefig_kwargs)
     return target
+
+
+def check_output_directory(path: str | os.PathLike[str]) -> Path:
+    """Create the output folder ``path`` if needed, or raise ConfigError if it cannot be one.
+
+    Commands call this before any long work, so an unusable ``--out`` is
+    reported at once instead of after training.
+    """
+    from initlab.errors import ConfigError
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"output folder {str(folder)!r} is an existing file: pass a folder path to --out"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create output folder {str(folder)!r}: {error.strerror}; pass another --out"
+        ) from error
+    return folder
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Raise ConfigError unless a file can be written at ``path`` (its folder is created)."""
+    from initlab.errors import ConfigError
+
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(
+            f"output file {str(target)!r} is an existing folder: pass a file path"
+        )
+    # The temporary file beside the target adds about 14 characters to the name.
+    if len(target.name) > 240:
+        raise ConfigError(
+            f"output file name is {len(target.name)} characters long; use at most 240"
+        )
+    check_output_directory(target.parent)
+    return target

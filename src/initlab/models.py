@@ -26,7 +26,9 @@ an ``nn.Module``.
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
 from dataclasses import dataclass, replace
 
 from torch import nn
@@ -305,6 +307,10 @@ def load_target(
         raise ModelSpecError(
             f"invalid target {target!r}: use a model spec such as mlp:5x50:tanh or package.module:factory"
         )
+    # A console script does not put the working directory on sys.path the
+    # way `python -m` does, so add it to find the user's own packages.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -316,7 +322,12 @@ def load_target(
         raise ModelSpecError(
             f"module {module_name!r} has no callable {factory_name!r} (target {target!r})"
         )
-    model = factory()
+    try:
+        model = factory()
+    except TypeError as error:
+        raise ModelSpecError(
+            f"{target!r} must be callable with no arguments and return an nn.Module: {error}"
+        ) from error
     if not isinstance(model, nn.Module):
         raise ModelSpecError(
             f"{target!r} returned {type(model).__name__}, not a torch.nn.Module"

@@ -67,9 +67,15 @@ class DataDependentEntry:
     source: str
 
 
-def _constant(value: float = 0.0, val: float | None = None) -> s.Scheme:
+def _constant(value: float | None = None, val: float | None = None) -> s.Scheme:
     # PyTorch's constant_ calls the argument ``val``, Keras's Constant ``value``.
-    return s.Constant(val if val is not None else value)
+    if value is not None and val is not None:
+        raise SchemeError(
+            f"constant takes value or val, not both: got value={value!r}, val={val!r}"
+        )
+    if val is not None:
+        return s.Constant(val)
+    return s.Constant(0.0 if value is None else value)
 
 
 def _kaiming_gain(gain: float | None, a: float, nonlinearity: str) -> float:
@@ -80,6 +86,7 @@ def _kaiming_gain(gain: float | None, a: float, nonlinearity: str) -> float:
 
 
 def _he_normal(
+    *,
     gain: float | None = None,
     mode: str = "fan_in",
     a: float = 0.0,
@@ -89,6 +96,7 @@ def _he_normal(
 
 
 def _he_uniform(
+    *,
     gain: float | None = None,
     mode: str = "fan_in",
     a: float = 0.0,
@@ -390,6 +398,12 @@ def parse_scheme(spec: str | s.Scheme) -> s.Scheme:
             raise SchemeError(
                 f"invalid scheme spec {spec!r}: ** unpacking is not allowed, "
                 "write each argument as name=value"
+            )
+        names = [keyword.arg for keyword in tree.keywords]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise SchemeError(
+                f"invalid scheme spec {spec!r}: argument {', '.join(repeated)} is given more than once"
             )
         kwargs = {
             keyword.arg: _literal(keyword.value, spec) for keyword in tree.keywords

@@ -3,9 +3,11 @@
 Random draws come only from the ``generator`` passed in (or a new one seeded
 from ``seed``), masks and QR inputs included. ``generator=None`` means
 torch's global generator, as in ``torch.nn.init``. float16 and bfloat16
-tensors are sampled in float32 and cast, because sampling in the half type
-itself distorts the distribution (too few representable values near a
-bound), and QR has no half-precision kernels. Nothing records autograd
+tensors get normal, truncated and orthogonal draws in float32 and cast,
+because sampling in the half type distorts those (too few representable
+values near a bound) and QR has no half-precision kernels. Uniform draws
+stay in the half type, as in torch, because a cast rounds values just
+below the upper bound up onto it. Nothing records autograd
 history, and meta tensors are left as they are.
 
 NOTE: the tests and benchmarks ran on CPU only. Every operation here exists
@@ -52,11 +54,15 @@ def make_generator(
     seed: int | None = None, device: torch.device | str = "cpu"
 ) -> torch.Generator:
     """Return a ``torch.Generator`` on ``device``, seeded with ``seed`` (random if None)."""
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64
+    ):
+        raise ValueError(f"seed must be an integer in [0, 2**64), got seed={seed!r}")
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()
     else:
-        generator.manual_seed(int(seed))
+        generator.manual_seed(seed)
     return generator
 
 
@@ -177,11 +183,10 @@ def fill_uniform_(
     """
     _require_float(tensor, "uniform")
     with no_grad_for(tensor):
-        if tensor.dtype not in _HALF_TYPES:
-            return tensor.uniform_(low, high, generator=generator)
-        values = torch.empty(tensor.shape, dtype=torch.float32, device=tensor.device)
-        _write(tensor, values.uniform_(low, high, generator=generator))
-        return tensor
+        # Half types are filled natively, as torch does: a float32 draw cast
+        # to float16 or bfloat16 rounds values just below ``high`` up to
+        # ``high`` itself, outside the half-open interval.
+        return tensor.uniform_(low, high, generator=generator)
 
 
 def _normal_cdf(z: float) -> float:

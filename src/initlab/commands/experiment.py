@@ -219,6 +219,7 @@ def _list(console: Any) -> int:
 
 
 def _run_one(name: str, options: list[str], console: Any) -> int:
+    from initlab.atomic import check_output_directory
     from initlab.experiments import get
     from initlab.experiments.output import write_experiment
     from initlab.report import ProgressDisplay
@@ -228,16 +229,18 @@ def _run_one(name: str, options: list[str], console: Any) -> int:
     size, out, check = (arguments.pop(key) for key in COMMON_OPTIONS)
     overrides = {key: value for key, value in arguments.items() if value is not None}
     config = experiment.make_config(size, overrides)
+    out_folder = check_output_directory(out or DEFAULT_OUT / name)
     with ProgressDisplay() as progress:
         result = experiment.run(config, progress=progress)
     result["size"] = size
-    page = write_experiment(experiment, result, out or DEFAULT_OUT / name)
+    page = write_experiment(experiment, result, out_folder)
     _print_claims(console, name, result["claims"])
     console.print(f"report: {page}")
     return 1 if check and not all(item["holds"] for item in result["claims"]) else 0
 
 
 def _run_all(options: list[str], console: Any) -> int:
+    from initlab.atomic import check_output_directory
     from initlab.errors import ConfigError
     from initlab.experiments import discover
     from initlab.experiments.output import write_all
@@ -258,6 +261,7 @@ def _run_all(options: list[str], console: Any) -> int:
         experiment = experiments[name]
         size = arguments.size if arguments.size in experiment.sizes else "default"
         configs[name] = (size, experiment.make_config(size, overrides))
+    out_folder = check_output_directory(arguments.out or DEFAULT_OUT / "all")
     runs = []
     with ProgressDisplay() as progress:
         for name in chosen:
@@ -266,7 +270,7 @@ def _run_all(options: list[str], console: Any) -> int:
             result = experiment.run(config, progress=progress)
             result["size"] = size
             runs.append((experiment, result))
-    page = write_all(runs, arguments.out or DEFAULT_OUT / "all")
+    page = write_all(runs, out_folder)
     for experiment, result in runs:
         _print_claims(console, experiment.name, result["claims"])
     console.print(f"report: {page}")
