@@ -28,16 +28,12 @@ import torch
 from torch import nn
 
 from initlab.errors import ConfigError, DataError, ModelSpecError
+from initlab.registry import DATA_DEPENDENT
 
+# One-line descriptions for tables, kept in the registry beside the schemes
+# so that `initlab schemes` lists them without importing torch.
 DATA_DEPENDENT_DESCRIPTIONS: dict[str, str] = {
-    "lsuv": (
-        "orthogonal weights, then each Linear and conv weight rescaled until its "
-        "output std on a training batch is 1 (Mishkin and Matas, 2016)"
-    ),
-    "pretrained": (
-        "greedy layer-wise unsupervised pretraining of the hidden Linear layers "
-        "with autoencoders or RBMs (Hinton et al., 2006; Bengio et al., 2007)"
-    ),
+    entry.name: entry.description for entry in DATA_DEPENDENT
 }
 
 # Keyword arguments each name accepts, with their defaults. ``batch_size`` of
