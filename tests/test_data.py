@@ -728,3 +728,8 @@ def test_split_no_missing_class_warning_for_digits():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load("digits", seed=3)
+
+
+def test_gaussian_width_above_limit_rejected():
+    with pytest.raises(DataError, match="use N <= 100000"):
+        load("gaussian:3000000")

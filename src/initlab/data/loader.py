@@ -191,7 +191,15 @@ def _parse_gaussian_width(name: str) -> int:
             f"invalid data set '{name}': expected gaussian:N with N a positive "
             "integer number of features, such as gaussian:100"
         )
-    return int(text)
+    width = int(text)
+    if width > builtin.GAUSSIAN_MAX_WIDTH:
+        # 1,200 rows are drawn in float64 whatever the batch size, so a huge
+        # width exhausts memory before anything else can fail.
+        raise DataError(
+            f"invalid data set '{name}': N={width} features would need "
+            f"{1200 * width * 8 / 2**30:.1f} GiB; use N <= {builtin.GAUSSIAN_MAX_WIDTH}"
+        )
+    return width
 
 
 def _read_path(spec: str, label_column: str | None) -> RawData:
