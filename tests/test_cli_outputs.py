@@ -93,3 +93,11 @@ def test_make_generator_same_seed_same_numbers():
     first = torch.rand(5, generator=make_generator(7))
     second = torch.rand(5, generator=make_generator(7))
     assert np.array_equal(first.numpy(), second.numpy())
+
+
+def test_initialize_meta_model_points_to_materialize():
+    from initlab.errors import ConfigError
+    from initlab.initialize import initialize
+
+    with pytest.raises(ConfigError, match="materialize"):
+        initialize(torch.nn.Linear(3, 3, device="meta"), "he_normal")

@@ -163,6 +163,14 @@ def initialize(
 
     Every error is raised before any parameter changes.
     """
+    on_meta = [
+        name for name, parameter in model.named_parameters() if parameter.is_meta
+    ]
+    if on_meta:
+        raise ConfigError(
+            f"parameter {on_meta[0]!r} is on the meta device and has no storage to fill; "
+            "use initlab.materialize(model, device, ...) to allocate and initialize it"
+        )
     if _is_data_dependent(rules):
         if preset is not None:
             raise ConfigError("pass exactly one of rules and preset")
