@@ -733,3 +733,10 @@ def test_split_no_missing_class_warning_for_digits():
 def test_gaussian_width_above_limit_rejected():
     with pytest.raises(DataError, match="use N <= 100000"):
         load("gaussian:3000000")
+
+
+def test_csv_too_small_for_test_split_rejected(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("a,b,label\n1,2,0\n3,4,1\n")
+    with pytest.raises(DataError, match="leave no test sample"):
+        load(str(path))

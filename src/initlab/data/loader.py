@@ -72,6 +72,11 @@ def load(
         )
         x_train, y_train = raw.x_train[train], raw.y_train[train]
         x_test, y_test = raw.x_train[test], raw.y_train[test]
+        if len(y_test) == 0:
+            raise DataError(
+                f"{name_or_path}: {len(raw.y_train)} samples leave no test sample at "
+                f"test_fraction={test_fraction}; add samples or raise test_fraction"
+            )
         split = {"method": "stratified", "seed": seed, "test_fraction": test_fraction}
     else:
         x_train, y_train, x_test, y_test = (
