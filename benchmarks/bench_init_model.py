@@ -12,7 +12,7 @@ Two measurements, each against a baseline measured in the same run:
    ``meta`` device plus ``initlab.initialize.materialize`` with the torch
    preset, and allocating and zeroing the same tensors as a floor. Each
    variant runs in a fresh subprocess, because a process's peak memory
-   cannot be told apart once two variants ran in it. Memory is the peak RSS
+   cannot be separated once two variants ran in it. Memory is the peak RSS
    minus the RSS right after ``import torch`` (so it includes the import
    of initlab for materialize); the time leaves imports out.
 

@@ -586,7 +586,7 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict
     plan = prepare(config)
     prepared = time.perf_counter()
     data = plan.dataset
-    splits = Splits.from_arrays(data.x_train, data.y_train, data.x_test, data.y_test)
+    splits = Splits.from_dataset(data)
     network = StackedNetwork(
         plan.network_spec, data.input_shape, data.num_classes, len(plan.replicas)
     )

@@ -138,9 +138,7 @@ def _run(
     config: Config, progress: Callable[[str, int, int], None] | None
 ) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
-    splits = Splits.from_arrays(
-        dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
-    )
+    splits = Splits.from_dataset(dataset)
     steps_per_epoch = math.ceil(dataset.num_train / config.batch_size)
     epochs = math.ceil(config.steps / steps_per_epoch)
     seeds = [config.seed + offset for offset in range(config.seeds)]

@@ -403,9 +403,7 @@ def run(config: Config | None = None, *, progress: Progress | None = None) -> di
     if progress is not None:
         progress("initialization", 1, 2)
 
-    splits = Splits.from_arrays(
-        dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
-    )
+    splits = Splits.from_dataset(dataset)
     # Replicas of one seed share their data order, so every init sees the
     # same minibatches.
     generators = [stream_generator(seed, "order") for _, seed in replicas]

@@ -266,9 +266,7 @@ def _fine_tune(
     # Replicas of one seed share their data order, so every init sees the
     # same minibatches.
     generators = [stream_generator(seed, "order", optimizer) for _, seed in replicas]
-    splits = Splits.from_arrays(
-        dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
-    )
+    splits = Splits.from_dataset(dataset)
     history = train_replicas(network, splits, settings, generators)
 
     runs: dict[str, Any] = {}

@@ -149,9 +149,7 @@ def _run(
     config: Config, progress: Callable[[str, int, int], None] | None
 ) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
-    splits = Splits.from_arrays(
-        dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
-    )
+    splits = Splits.from_dataset(dataset)
     monitor = splits.x_test[: config.monitor_rows]
     seeds = [config.seed + offset for offset in range(config.seeds)]
     replicas = [(init, seed) for init in config.inits for seed in seeds]

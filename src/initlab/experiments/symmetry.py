@@ -191,9 +191,7 @@ def _run(
     config: Config, progress: Callable[[str, int, int], None] | None
 ) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
-    splits = Splits.from_arrays(
-        dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
-    )
+    splits = Splits.from_dataset(dataset)
     replicas = [(init, rate) for init in config.inits for rate in (0.0, config.dropout)]
     network = StackedNetwork(
         parse_model_spec(config.model_spec),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,13 @@ class Splits:
             torch.as_tensor(y_train, dtype=torch.int64),
             torch.as_tensor(x_test, dtype=torch.float32),
             torch.as_tensor(y_test, dtype=torch.int64),
+        )
+
+    @classmethod
+    def from_dataset(cls, dataset: Any) -> Splits:
+        """Build splits from an :class:`initlab.data.Dataset`'s train and test arrays."""
+        return cls.from_arrays(
+            dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
         )
 
 
