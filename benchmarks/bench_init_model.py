@@ -12,9 +12,11 @@ Two measurements, each against a baseline measured in the same run:
    ``meta`` device plus ``initlab.initialize.materialize`` with the torch
    preset, and allocating and zeroing the same tensors as a floor. Each
    variant runs in a fresh subprocess, because a process's peak memory
-   cannot be separated once two variants ran in it. Memory is the peak RSS
-   minus the RSS right after ``import torch`` (so it includes the import
-   of initlab for materialize); the time leaves imports out.
+   cannot be separated once two variants ran in it, and the variants take
+   turns for ``--rounds`` rounds (3 by default); each time is the median
+   of its rounds. Memory is the peak RSS minus the RSS right after
+   ``import torch`` (so it includes the import of initlab for
+   materialize); the time leaves imports out.
 
 Usage::
 
@@ -32,6 +34,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -152,34 +155,70 @@ def run_variant(variant: str, layers: int, width: int, threads: int) -> dict:
     }
 
 
-def bench_model(layers: int, width: int, threads: int) -> dict:
-    """Run each variant in a fresh subprocess and collect the reports."""
-    results = {}
-    for variant in ("zeros", "eager", "materialize"):
-        command = [
-            sys.executable,
-            __file__,
-            "--variant",
-            variant,
-            "--layers",
-            str(layers),
-            "--width",
-            str(width),
-            "--threads",
-            str(threads),
-        ]
-        output = subprocess.run(command, check=True, capture_output=True, text=True)
-        results[variant] = json.loads(output.stdout.strip().splitlines()[-1])
+VARIANTS = ("zeros", "eager", "materialize")
+
+
+def _run_in_subprocess(variant: str, layers: int, width: int, threads: int) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--variant",
+        variant,
+        "--layers",
+        str(layers),
+        "--width",
+        str(width),
+        "--threads",
+        str(threads),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def bench_model(layers: int, width: int, threads: int, rounds: int) -> dict:
+    """Run every variant once per round, each in a fresh subprocess, and take medians.
+
+    All three variants pay for the first touch of fresh memory. On the
+    development VM that cost moved between 1.5 s and 6.5 s for the same
+    5 GiB from one run to the next. The likely cause is whether the
+    hypervisor still backs the pages that the guest kernel hands out.
+    Taking turns round after round exposes the variants to the same drift,
+    and the median keeps one unlucky run from deciding the ratio.
+    """
+    runs: dict[str, list[dict]] = {variant: [] for variant in VARIANTS}
+    for _ in range(rounds):
+        for variant in VARIANTS:
+            runs[variant].append(_run_in_subprocess(variant, layers, width, threads))
+
+    def median(variant: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[variant])
+
+    summary = {
+        variant: {
+            "seconds": median(variant, "seconds"),
+            "cpu_seconds": median(variant, "cpu_seconds"),
+            "peak_rss_above_import_bytes": max(
+                run["peak_rss_above_import_bytes"] for run in runs[variant]
+            ),
+        }
+        for variant in VARIANTS
+    }
+    round_ratios = [
+        eager["seconds"] / ours["seconds"]
+        for eager, ours in zip(runs["eager"], runs["materialize"], strict=True)
+    ]
     parameter_bytes = layers * (width * width + width) * 4
-    largest_layer_bytes = (width * width + width) * 4
     return {
         "layers": layers,
         "width": width,
         "parameters": layers * (width * width + width),
         "parameter_bytes": parameter_bytes,
-        "largest_layer_bytes": largest_layer_bytes,
-        "variants": results,
-        "speedup": results["eager"]["seconds"] / results["materialize"]["seconds"],
+        "largest_layer_bytes": (width * width + width) * 4,
+        "rounds": rounds,
+        "runs": runs,
+        "variants": summary,
+        "round_ratios": round_ratios,
+        "speedup": summary["eager"]["seconds"] / summary["materialize"]["seconds"],
     }
 
 
@@ -203,19 +242,25 @@ def _print_model(report: dict) -> None:
     print(
         f"model: {report['layers']} x Linear({report['width']}, {report['width']}), "
         f"{report['parameters'] / 1e9:.2f} billion parameters, "
-        f"{report['parameter_bytes'] / gib:.2f} GiB"
+        f"{report['parameter_bytes'] / gib:.2f} GiB; {report['rounds']} rounds"
     )
     budget = report["parameter_bytes"] + report["largest_layer_bytes"]
-    print("variant      seconds  CPU seconds  peak RSS above import")
+    print(
+        "variant      median s  median CPU s  runs (s)                 peak RSS above import"
+    )
     for name, row in report["variants"].items():
+        runs = ", ".join(f"{run['seconds']:.2f}" for run in report["runs"][name])
         print(
-            f"{name:<11}  {row['seconds']:>7.2f}  {row['cpu_seconds']:>11.2f}  "
+            f"{name:<11}  {row['seconds']:>8.2f}  {row['cpu_seconds']:>12.2f}  {runs:<23}  "
             f"{row['peak_rss_above_import_bytes'] / gib:>6.2f} GiB"
         )
-    print(f"eager / materialize: {report['speedup']:.2f}x")
+    per_round = ", ".join(f"{ratio:.2f}x" for ratio in report["round_ratios"])
+    print(
+        f"eager / materialize: {report['speedup']:.2f}x (medians); per round {per_round}"
+    )
     print(
         f"memory budget (parameters + largest layer): {budget / gib:.2f} GiB; "
-        f"materialize used {report['variants']['materialize']['peak_rss_above_import_bytes'] / gib:.2f} GiB"
+        f"materialize used at most {report['variants']['materialize']['peak_rss_above_import_bytes'] / gib:.2f} GiB"
     )
 
 
@@ -225,6 +270,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=20)
     parser.add_argument("--width", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each model variant (median)"
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -237,7 +285,7 @@ def main() -> None:
     if args.part in ("fill", "both"):
         _print_fill(bench_fill(args.threads))
     if args.part in ("model", "both"):
-        _print_model(bench_model(args.layers, args.width, args.threads))
+        _print_model(bench_model(args.layers, args.width, args.threads, args.rounds))
     print(f"load average after the run: {os.getloadavg()[0]:.2f}")
 
 
