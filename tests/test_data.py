@@ -607,6 +607,11 @@ CSV_CASES = {
     "inf label": (csv_rows() + ["1,1,inf"], "a,b,label", "in column 'label'"),
     "fractional label": (csv_rows() + ["1,1,0.5"], "a,b,label", "label 0.5 on line 22"),
     "negative label": (csv_rows() + ["1,1,-2"], "a,b,label", "label -2 on line 22"),
+    "identifier as label": (
+        csv_rows() + ["1,1,1000000000"] * 10,
+        "a,b,label",
+        "would need 1000000001 classes",
+    ),
     "ragged rows": (csv_rows() + ["1,1"], "a,b,label", "line 22 has 2 fields"),
     "header disagrees": (
         csv_rows(),
@@ -693,13 +698,21 @@ def test_load_numpy_seed_gives_json_split():
     assert data.num_test == 449
 
 
-def test_load_huge_label_warns_without_allocating(tmp_path):
+def test_load_huge_label_rejected(tmp_path):
     labels = np.arange(40) % 4
     labels[0] = 10**12
     path, _ = write_npz(tmp_path / "stray.npz", y_train=labels)
-    with pytest.warns(UserWarning, match=r"999999999996 classes \(4, 5, 6,"):
+    with pytest.raises(DataError, match="would need 1000000000001 classes"):
+        load(str(path))
+
+
+def test_load_stray_label_warns_about_absent_classes(tmp_path):
+    labels = np.arange(40) % 4
+    labels[0] = 50_000
+    path, _ = write_npz(tmp_path / "stray.npz", y_train=labels)
+    with pytest.warns(UserWarning, match=r"49996 classes \(4, 5, 6,"):
         data = load(str(path))
-    assert data.num_classes == 10**12 + 1
+    assert data.num_classes == 50_001
 
 
 def test_load_label_suffix_on_npz(tmp_path):

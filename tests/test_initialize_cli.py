@@ -50,3 +50,15 @@ def test_init_writes_weights_and_record(tmp_path):
     data = json.loads(record.read_text())
     assert data["seed"] == 3
     assert data["parameters"][0]["scheme"] == "he_normal"
+
+
+def test_init_preset_with_tensor_fans_exits_2(capsys):
+    argv = ["init", "mlp:2x8:tanh", "--preset", "torch", "--fans", "tensor", "--print"]
+    assert main(argv) == 2
+    assert "fans='tensor' applies to rules only" in capsys.readouterr().err
+
+
+def test_init_zero_classes_exits_2(capsys):
+    argv = ["init", "mlp:2x8:tanh", "--rules", "auto", "--classes", "0", "--print"]
+    assert main(argv) == 2
+    assert "invalid number of classes 0" in capsys.readouterr().err

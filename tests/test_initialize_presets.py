@@ -7,6 +7,7 @@ import torch
 from scipy import stats
 from torch import nn
 
+from initlab.errors import ConfigError
 from initlab.initialize import initialize
 
 # Every comparison is seeded, so a p-value above this floor is a fixed
@@ -179,3 +180,21 @@ def test_preset_leaves_unknown_module():
 
     record = initialize(nn.Sequential(nn.Linear(2, 2), Gate()), preset="keras")
     assert record.left_alone[0].name == "1.alpha"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"fans": "tensor"}, "fans='tensor' applies to rules only"),
+        ({"bias": "ones"}, "bias='ones' applies to rules only"),
+        ({"bias": None}, "bias=None applies to rules only"),
+    ],
+)
+def test_preset_rejects_options_it_fixes(options, message):
+    layer = nn.Linear(4, 3)
+    before = layer.weight.detach().clone()
+
+    with pytest.raises(ConfigError, match=message):
+        initialize(layer, preset="torch", **options)
+
+    assert torch.equal(layer.weight.detach(), before)

@@ -108,3 +108,19 @@ def test_cli_probe_unknown_scheme_exits_2(capsys):
     )
     assert code == 2
     assert "glorot_nrmal" in capsys.readouterr().err
+
+
+def test_cli_probe_factory_for_other_data_exits_2(tmp_path, monkeypatch, capsys):
+    (tmp_path / "narrow_model.py").write_text(
+        "import torch\ndef build():\n    return torch.nn.Linear(10, 3)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    code = main(["probe", "narrow_model:build", "--data", "gaussian:5"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "model 'narrow_model:build' failed on a batch of gaussian:5" in err
+    assert "build it for samples of shape (5,)" in err
+    assert "Traceback" not in err

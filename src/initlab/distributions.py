@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from scipy import stats
+if TYPE_CHECKING:
+    from scipy import stats
 
 # Std of a standard normal truncated to (-2, 2). Keras's variance scaling
 # divides its target std by this so that the std after truncation is the
 # target: scipy.stats.truncnorm(-2, 2).std() = 0.8796256610342398.
 TRUNCATED_STD_FACTOR = 0.87962566103423978
+
+
+def _normal_cdf(z: float) -> float:
+    """Return the standard normal CDF at ``z``, from erfc so the lower tail keeps its precision."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,10 @@ class TruncatedNormal:
     def _standardized(self) -> stats.rv_continuous | None:
         if self.std == 0:
             return None
+        # Imported here: scipy.stats took over 2 s to import on the 2-core
+        # development machine, and every command would pay that at start-up.
+        from scipy import stats
+
         alpha = (self.low - self.mean) / self.std
         beta = (self.high - self.mean) / self.std
         return stats.truncnorm(alpha, beta, loc=self.mean, scale=self.std)
@@ -113,7 +124,7 @@ class TruncatedNormal:
         # Work in the lower tail, where the CDF keeps its relative precision.
         if alpha > 0:
             alpha, beta = -beta, -alpha
-        return float(stats.norm.cdf(beta) - stats.norm.cdf(alpha))
+        return _normal_cdf(beta) - _normal_cdf(alpha)
 
     def support(self) -> tuple[float, float]:
         if self.std == 0:

@@ -277,6 +277,19 @@ def build_model(
     """
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
+    if num_classes is not None and (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes < 1
+    ):
+        raise ModelSpecError(
+            f"invalid number of classes {num_classes!r}: use a positive integer, "
+            "such as 10 for the digits"
+        )
+    if any(size < 1 for size in input_shape):
+        raise ModelSpecError(
+            f"invalid input shape {input_shape!r}: every size must be a positive integer"
+        )
     if isinstance(spec, CNNSpec):
         if num_classes is None:
             raise ModelSpecError("a cnn spec needs the number of classes")

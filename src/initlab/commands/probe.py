@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from initlab.errors import ConfigError
+    from initlab.errors import ConfigError, InitlabError, ModelSpecError
     from initlab.models import load_target
     from initlab.probe import probe
 
@@ -104,15 +104,26 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"upstream": "random"}
     if args.upstream == "loss":
         options = {"targets": labels}
-    report = probe(
-        model,
-        inputs,
-        seed=args.seed,
-        applied=applied,
-        light=args.light,
-        label=args.init or args.target,
-        **options,
-    )
+    try:
+        report = probe(
+            model,
+            inputs,
+            seed=args.seed,
+            applied=applied,
+            light=args.light,
+            label=args.init or args.target,
+            **options,
+        )
+    except InitlabError:
+        raise
+    except (RuntimeError, IndexError, ValueError) as error:
+        # A factory built for other data fails inside torch. Name the shape
+        # the model must accept instead of showing torch's traceback.
+        raise ModelSpecError(
+            f"model {args.target!r} failed on a batch of {args.data} with inputs of shape "
+            f"{tuple(inputs.shape)}: {_first_line(error)}; build it for samples of shape "
+            f"{tuple(dataset.input_shape)} and {dataset.num_classes} output classes"
+        ) from error
 
     console = Console()
     if args.format == "json":
@@ -126,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(str(path) for path in written)
         console.print(f"wrote {names}", highlight=False, soft_wrap=True)
     return 0
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(error).__name__
 
 
 def write_outputs(report: Any, folder: str) -> list[Any]:

@@ -109,13 +109,25 @@ def check_same_sample_shape(
         )
 
 
+# The output layer has one unit per class, so a label such as a ten-digit
+# identifier would ask for a layer of billions of weights. No classification
+# data set that initlab is meant for comes near this many classes.
+MAX_CLASSES = 100_000
+
+
 def count_classes(y_train: np.ndarray, y_test: np.ndarray, *, source: str) -> int:
-    """Return ``max(y_train) + 1``, checking that every test label is below it.
+    """Return ``max(y_train) + 1``, checking it against ``MAX_CLASSES`` and every test label.
 
     A test class that never occurs in training cannot be learnt, and usually
     means the labels of the two splits were encoded differently.
     """
     num_classes = int(y_train.max()) + 1
+    if num_classes > MAX_CLASSES:
+        raise DataError(
+            f"{source}: the largest training label is {num_classes - 1}, which would need "
+            f"{num_classes} classes (at most {MAX_CLASSES:,}); labels must be class indices "
+            "0, 1, ..., num_classes - 1, so map them to consecutive integers first"
+        )
     if y_test.size and y_test.max() >= num_classes:
         first = int(np.flatnonzero(y_test >= num_classes)[0])
         raise DataError(

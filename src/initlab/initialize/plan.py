@@ -377,7 +377,8 @@ def validate_options(
 
     Raises:
         ConfigError: for both or neither of rules and preset, an unknown
-            preset or fan mode, or a seed that is not a non-negative integer.
+            preset or fan mode, ``fans`` or ``bias`` other than the defaults
+            with a preset, or a seed that is not a non-negative integer.
         SchemeError: for an unknown scheme in the rules or ``bias``.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -394,6 +395,7 @@ def validate_options(
             raise ConfigError(
                 f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}"
             )
+        _reject_options_a_preset_fixes(preset, fans, bias)
         return None, None
     try:
         return parse_rules(rules), None if bias is None else parse_scheme(bias)
@@ -403,6 +405,24 @@ def validate_options(
         raise type(error)(
             f"{error}; the model's parameters are: {describe_names(parameter_names)}"
         ) from None
+
+
+def _reject_options_a_preset_fixes(preset: str, fans: str, bias: object) -> None:
+    """Raise if ``fans`` or ``bias`` requests something other than what the preset defines.
+
+    A preset reproduces its framework's fan rule and bias initialization, so
+    a different request would be silently ignored.
+    """
+    if fans != "layer":
+        raise ConfigError(
+            f"fans={fans!r} applies to rules only: preset={preset!r} uses its framework's "
+            "own fan rule; drop fans, or pass rules instead of the preset"
+        )
+    if not (isinstance(bias, str) and bias == "zeros"):
+        raise ConfigError(
+            f"bias={bias!r} applies to rules only: preset={preset!r} initializes biases "
+            "as its framework does; drop bias, or pass rules instead of the preset"
+        )
 
 
 def build_plan(
