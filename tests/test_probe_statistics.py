@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from initlab.errors import ConfigError
+from initlab.initialize import initialize
 from initlab.probe import Thresholds, probe, symmetry
 from initlab.probe import statistics as st
 from initlab.probe.verdicts import layer_flags, verdict
@@ -187,6 +189,24 @@ def test_probe_weight_std_and_target():
     assert record.weight_std == pytest.approx(
         float(model[0].weight.detach().double().std(correction=0)), rel=1e-6
     )
+
+
+def test_probe_target_from_initialize_record():
+    # With fans="tensor" a depthwise conv gets PyTorch's fans 9 and 72, so
+    # Glorot's std is sqrt(2 / 81); the layer's own fans 9 and 9 would give
+    # sqrt(2 / 18). The probe must show the std that the record gives.
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, groups=8), nn.ReLU())
+    record = initialize(model, "glorot_normal", fans="tensor", seed=0)
+
+    report = probe(model, randn(4, 8, 6, 6), applied=record)
+
+    assert report.layers[0].weight_target_std == pytest.approx(math.sqrt(2 / 81))
+
+
+def test_probe_rejects_record_of_other_model():
+    record = initialize(nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2)), "he_normal")
+    with pytest.raises(ConfigError, match="'1.weight'"):
+        probe(nn.Sequential(nn.Linear(3, 2)), randn(4, 3), applied=record)
 
 
 def test_probe_constant_weight_std_is_zero():

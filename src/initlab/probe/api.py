@@ -15,6 +15,7 @@ from torch.nn.modules.lazy import LazyModuleMixin
 
 from initlab.errors import ConfigError, InitlabError
 from initlab.fans import compute_fans
+from initlab.initialize.record import InitRecord
 from initlab.probe import statistics as stats
 from initlab.probe import symmetry
 from initlab.probe.hooks import CallValues, Recorder, first_tensor
@@ -74,7 +75,7 @@ def probe(
     *,
     upstream: str | torch.Tensor | None = None,
     seed: int = 0,
-    applied: Mapping[str, Scheme | str] | None = None,
+    applied: InitRecord | Mapping[str, Scheme | str] | None = None,
     thresholds: Thresholds | Mapping[str, float] | None = None,
     light: bool = False,
     bins: int = 64,
@@ -108,7 +109,9 @@ def probe(
         seed: seeds the random upstream gradient, the random directions of
             the symmetry test, the light-mode samples, and torch's global
             RNG during the pass (so dropout masks are reproducible).
-        applied: parameter name (as in ``model.named_parameters()``) to the
+        applied: the :class:`~initlab.initialize.record.InitRecord` that
+            :func:`initlab.initialize` returned for this model, or a mapping
+            from parameter name (as in ``model.named_parameters()``) to the
             scheme applied to it, a :class:`~initlab.schemes.Scheme` or a
             spec string; gives ``weight_target_std``.
         thresholds: a :class:`Thresholds` or a mapping of some of its fields.
@@ -301,9 +304,13 @@ def _check_materialized(model: nn.Module) -> None:
 def _target_stds(
     model: nn.Module,
     names: list[tuple[str, nn.Module]],
-    applied: Mapping[str, Scheme | str] | None,
+    applied: InitRecord | Mapping[str, Scheme | str] | None,
 ) -> dict[str, float]:
     """Return the target std of each applied scheme, by parameter name; raises before the pass."""
+    if applied is None:
+        return {}
+    if isinstance(applied, InitRecord):
+        return _record_target_stds(model, applied)
     if not applied:
         return {}
     parameters = dict(model.named_parameters())
@@ -333,6 +340,30 @@ def _target_stds(
             raise ConfigError(
                 f"cannot compute the target std of parameter {parameter_name!r}: {error}"
             ) from error
+    return targets
+
+
+def _record_target_stds(model: nn.Module, record: InitRecord) -> dict[str, float]:
+    """Return the target std of each weight an :func:`initlab.initialize` record lists.
+
+    The record's std already follows the layer's own fans (groups, packed
+    blocks, gates), so it is taken as it is rather than recomputed from the
+    tensor's shape.
+    """
+    parameters = dict(model.named_parameters(remove_duplicate=False))
+    missing = [row.name for row in record.parameters if row.name not in parameters]
+    if missing:
+        raise ConfigError(
+            f"the initialization record names parameters the model does not have: "
+            f"{', '.join(map(repr, missing))}; pass the record that initialize returned "
+            "for this model"
+        )
+    targets: dict[str, float] = {}
+    for row in record.parameters:
+        if math.isnan(row.target_std):
+            continue
+        for name in (row.name, *row.aliases):
+            targets[name] = row.target_std
     return targets
 
 
