@@ -4,6 +4,7 @@ import base64
 import csv
 import io
 import json
+import math
 import re
 
 import pytest
@@ -189,6 +190,15 @@ def test_compare_report_html_shows_tables(written):
     for heading in ("Summary", "Training curves", "Signal at init", "Symmetry"):
         assert f"<h2>{heading}</h2>" in page
     assert "Probe verdicts at init" in page
+    assert "<h2>Weights at init</h2>" in page
+
+
+def test_compare_probe_has_target_std(small_result):
+    # mlp:2x16:tanh on the digits: the first layer has fan_in 64, so He
+    # normal targets sqrt(2 / 64).
+    layers = small_result["inits"]["he_normal"]["seeds"][0]["probe"]["layers"]
+    first = next(layer for layer in layers if layer["weight_std"] is not None)
+    assert first["weight_target_std"] == pytest.approx(math.sqrt(2 / 64))
 
 
 def test_compare_report_pngs_are_png(written):

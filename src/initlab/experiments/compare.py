@@ -36,7 +36,14 @@ import torch
 from torch import nn
 
 from initlab.errors import ConfigError, ModelSpecError, SchemeError
-from initlab.models import CNNSpec, MLPSpec, ModelSpec, build_model, parse_model_spec
+from initlab.models import (
+    CNNSpec,
+    MLPSpec,
+    ModelSpec,
+    build_model,
+    linear_layers,
+    parse_model_spec,
+)
 from initlab.registry import parse_scheme
 from initlab.schemes import Constant, Scheme
 from initlab.training import (
@@ -430,6 +437,16 @@ def _probe_function():
     return getattr(module, "probe", None)
 
 
+def _applied_schemes(model: nn.Module, choice: InitChoice) -> dict[str, Scheme]:
+    """Map every weight the init's scheme filled to that scheme, so the probe shows its target std.
+
+    A data-dependent init has no target std, so it maps nothing.
+    """
+    if choice.scheme is None:
+        return {}
+    return {f"{name}.weight": choice.scheme for name, _ in linear_layers(model)}
+
+
 def _record_at_init(
     plan: Plan, network: StackedNetwork, splits: Splits, progress: Progress | None
 ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, dict[str, Any] | None]]:
@@ -456,7 +473,12 @@ def _record_at_init(
                     row, _standalone(plan, seed, "probe")
                 ).eval()
                 report = probe(
-                    model, inputs, targets, loss_fn=nn.CrossEntropyLoss(), seed=seed
+                    model,
+                    inputs,
+                    targets,
+                    loss_fn=nn.CrossEntropyLoss(),
+                    seed=seed,
+                    applied=_applied_schemes(model, plan.choices[replica.init]),
                 )
                 probes[row] = report.to_dict()
             if progress is not None:

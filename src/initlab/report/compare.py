@@ -237,6 +237,31 @@ def _probe_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
+def _weight_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Return each init's measured and target weight std per layer, for the first seed."""
+    columns: list[str] = ["init"]
+    rows: list[list[str]] = []
+    for name, entry in result["inits"].items():
+        probe = entry["seeds"][0].get("probe")
+        if not probe:
+            continue
+        layers = [
+            layer
+            for layer in probe.get("layers", [])
+            if layer.get("weight_std") is not None
+        ]
+        if len(columns) == 1:
+            columns += [str(layer.get("name", "")) for layer in layers]
+        rows.append([name] + [_std_pair(layer) for layer in layers])
+    return columns, rows
+
+
+def _std_pair(layer: dict[str, Any]) -> str:
+    measured = f"{layer['weight_std']:.4g}"
+    target = layer.get("weight_target_std")
+    return measured if target is None else f"{measured} / {target:.4g}"
+
+
 def _symmetry_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
     columns: list[str] = ["init", "dropout"]
     rows: list[list[object]] = []
@@ -300,6 +325,15 @@ def build_html(
             "The probe's verdict per layer for the first seed, from a forward and "
             "backward pass on the same training batch.",
         ).add_table(probe_columns, probe_rows)
+
+    weight_columns, weight_rows = _weight_rows(result)
+    if weight_rows:
+        report.add_section(
+            "Weights at init",
+            "Std of each layer's weights as drawn, then the std the init's scheme "
+            "targets for that layer's fans (measured / target), for the first seed. "
+            "Data-dependent inits show the measured std alone.",
+        ).add_table(weight_columns, weight_rows)
 
     symmetry_columns, symmetry_rows = _symmetry_rows(result)
     if symmetry_rows:
