@@ -47,7 +47,11 @@ import torch
 
 from initlab.errors import ConfigError
 from initlab.experiments import claims as c
-from initlab.experiments.threads import torch_threads
+from initlab.experiments.threads import single_threaded
+from initlab.experiments.validation import (
+    require_non_negative_integers,
+    require_positive_integers,
+)
 from initlab.gains import (
     backward_gain,
     calculate_gain,
@@ -104,18 +108,10 @@ class Config:
     input_correlation: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("depth", "width", "pairs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_integers(self, "depth", "width", "pairs")
         if self.depth < 2:
             raise ConfigError(f"depth must be at least 2, got {self.depth}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        require_non_negative_integers(self, "seed")
         if not -1 < self.input_correlation < 1:
             raise ConfigError(
                 f"input_correlation must be in (-1, 1), got {self.input_correlation!r}"
@@ -198,6 +194,7 @@ def _profiles(
     }
 
 
+@single_threaded
 def run(
     config: Config | None = None,
     *,
@@ -205,13 +202,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the experiment and return plain data: per activation and gain, three profiles by depth."""
     config = config or Config()
-    with torch_threads(1):
-        return _run(config, progress)
 
-
-def _run(
-    config: Config, progress: Callable[[str, int, int], None] | None
-) -> dict[str, Any]:
     generator = stream_generator(config.seed, "activations")
     dtype = torch.float64
     first = torch.randn(config.pairs, config.width, generator=generator, dtype=dtype)

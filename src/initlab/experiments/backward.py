@@ -37,9 +37,8 @@ import torch
 from torch import nn
 
 from initlab.data import load
-from initlab.errors import ConfigError
 from initlab.experiments import claims as c
-from initlab.experiments.forward import DEFAULT_INITS, SMALL, STANDARD
+from initlab.experiments.forward import SMALL, STANDARD, SignalConfig
 from initlab.experiments.signal import (
     PROBE_STATISTICS,
     column,
@@ -48,9 +47,7 @@ from initlab.experiments.signal import (
     plain_mlp,
     short_name,
 )
-from initlab.models import activation_module
 from initlab.probe import probe
-from initlab.registry import parse_scheme
 from initlab.training import stream_generator
 
 NAME = "backward"
@@ -78,35 +75,13 @@ STATISTICS = tuple(name for name in PROBE_STATISTICS if name != "histogram")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(SignalConfig):
     """The backward experiment's settings; ``digits_rows`` 0 skips the digits part."""
 
-    seed: int = 0
-    rows: int = 1000
-    input_width: int = 100
-    depth: int = 5
-    width: int = 50
-    activations: tuple[str, ...] = ("tanh", "sigmoid", "relu")
-    inits: tuple[str, ...] = DEFAULT_INITS
     digits_rows: int = 1000
 
     def __post_init__(self) -> None:
-        for name in ("rows", "input_width", "depth", "width"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "digits_rows"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(
-                    f"{name} must be a non-negative integer, got {value!r}"
-                )
-        if not self.activations or not self.inits:
-            raise ConfigError("activations and inits must each name at least one entry")
-        for activation in self.activations:
-            activation_module(activation)
-        for init in self.inits:
-            parse_scheme(init)
+        self.validate(non_negative=("digits_rows",))
 
 
 def _gradients(report: Any) -> dict[str, Any]:
@@ -234,6 +209,30 @@ def _spread(values: list[float | None]) -> float | None:
     return max(kept) / min(kept)
 
 
+def _glorot_stable_claim(
+    networks: dict[str, Any], claim_id: str, text: str
+) -> dict[str, Any] | None:
+    """Build the claim that every Glorot network keeps its per-layer gradient std within 10-fold.
+
+    Returns None when ``networks`` has no Glorot init.
+    """
+    glorot = [init for init in ("glorot_normal", "glorot_uniform") if init in networks]
+    if not glorot:
+        return None
+
+    spreads = [_spread(networks[init]["grad_in"]) for init in glorot]
+    return c.claim(
+        claim_id,
+        text,
+        "largest over smallest per-layer gradient std below 10",
+        "; ".join(
+            f"{init}: ratio {c.number(spread)}"
+            for init, spread in zip(glorot, spreads, strict=True)
+        ),
+        all(spread is not None and spread < 10 for spread in spreads),
+    )
+
+
 def check_claims(
     config: Config,
     random_upstream: dict[str, dict[str, Any]],
@@ -302,22 +301,14 @@ def check_claims(
             }
         )
 
-    glorot = [init for init in ("glorot_normal", "glorot_uniform") if init in tanh]
-    if glorot:
-        spreads = [_spread(tanh[init]["grad_in"]) for init in glorot]
-        claims.append(
-            c.claim(
-                "tanh-glorot-gradient-stable",
-                "With tanh and Glorot weights, the gradient std stays within an order of "
-                "magnitude across the layers.",
-                "largest over smallest per-layer gradient std below 10",
-                "; ".join(
-                    f"{init}: ratio {c.number(spread)}"
-                    for init, spread in zip(glorot, spreads, strict=True)
-                ),
-                all(spread is not None and spread < 10 for spread in spreads),
-            )
-        )
+    glorot_claim = _glorot_stable_claim(
+        tanh,
+        "tanh-glorot-gradient-stable",
+        "With tanh and Glorot weights, the gradient std stays within an order of "
+        "magnitude across the layers.",
+    )
+    if glorot_claim is not None:
+        claims.append(glorot_claim)
     else:
         not_checked.append(
             {
@@ -361,22 +352,14 @@ def _digits_claims(digits: dict[str, Any], depth: int) -> list[dict[str, Any]]:
                 c.within(rate, 1.5, 2.5),
             )
         )
-    glorot = [init for init in ("glorot_normal", "glorot_uniform") if init in networks]
-    if glorot:
-        spreads = [_spread(networks[init]["grad_in"]) for init in glorot]
-        claims.append(
-            c.claim(
-                "digits-glorot-gradient-stable",
-                "With cross-entropy on digits, Glorot weights keep the gradient std within "
-                "an order of magnitude across the layers.",
-                "largest over smallest per-layer gradient std below 10",
-                "; ".join(
-                    f"{init}: ratio {c.number(spread)}"
-                    for init, spread in zip(glorot, spreads, strict=True)
-                ),
-                all(spread is not None and spread < 10 for spread in spreads),
-            )
-        )
+    glorot_claim = _glorot_stable_claim(
+        networks,
+        "digits-glorot-gradient-stable",
+        "With cross-entropy on digits, Glorot weights keep the gradient std within "
+        "an order of magnitude across the layers.",
+    )
+    if glorot_claim is not None:
+        claims.append(glorot_claim)
     return claims
 
 

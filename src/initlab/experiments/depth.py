@@ -35,7 +35,11 @@ from typing import Any
 from initlab.data import load
 from initlab.errors import ConfigError
 from initlab.experiments import claims as c
-from initlab.experiments.threads import torch_threads
+from initlab.experiments.threads import single_threaded
+from initlab.experiments.validation import (
+    require_non_negative_integers,
+    require_positive_integers,
+)
 from initlab.models import parse_model_spec
 from initlab.registry import parse_scheme
 from initlab.training import (
@@ -90,16 +94,10 @@ class Config:
     stats_rows: int = 512
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "width", "batch_size", "steps", "stats_rows"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        require_positive_integers(
+            self, "seeds", "width", "batch_size", "steps", "stats_rows"
+        )
+        require_non_negative_integers(self, "seed")
         if not self.depths or any(
             isinstance(d, bool) or not isinstance(d, int) or d < 2 for d in self.depths
         ):
@@ -123,6 +121,7 @@ class Config:
         )
 
 
+@single_threaded
 def run(
     config: Config | None = None,
     *,
@@ -130,13 +129,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the experiment and return plain data: loss curves and init statistics per depth."""
     config = config or Config()
-    with torch_threads(1):
-        return _run(config, progress)
 
-
-def _run(
-    config: Config, progress: Callable[[str, int, int], None] | None
-) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
     splits = Splits.from_dataset(dataset)
     steps_per_epoch = math.ceil(dataset.num_train / config.batch_size)

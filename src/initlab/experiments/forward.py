@@ -40,6 +40,10 @@ from initlab.experiments.signal import (
     plain_mlp,
     short_name,
 )
+from initlab.experiments.validation import (
+    require_non_negative_integers,
+    require_positive_integers,
+)
 from initlab.models import activation_module
 from initlab.probe import probe
 from initlab.registry import parse_scheme
@@ -80,8 +84,8 @@ OPTION_HELP = {
 
 
 @dataclass(frozen=True)
-class Config:
-    """The forward experiment's settings; the defaults are the textbook setup."""
+class SignalConfig:
+    """Settings of the standard-normal inputs and the plain MLPs, shared by forward and backward."""
 
     seed: int = 0
     rows: int = 1000
@@ -90,25 +94,36 @@ class Config:
     width: int = 50
     activations: tuple[str, ...] = ("tanh", "sigmoid", "relu")
     inits: tuple[str, ...] = DEFAULT_INITS
-    bins: int = 64
 
-    def __post_init__(self) -> None:
-        for name in ("rows", "input_width", "depth", "width", "bins"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+    def validate(
+        self, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = ()
+    ) -> None:
+        """Raise ConfigError for the first invalid field.
+
+        ``positive`` and ``non_negative`` name a subclass's own integer
+        fields, which are checked together with the shared counts and ``seed``.
+        """
+        require_positive_integers(
+            self, "rows", "input_width", "depth", "width", *positive
+        )
+        require_non_negative_integers(self, "seed", *non_negative)
+
         if not self.activations or not self.inits:
             raise ConfigError("activations and inits must each name at least one entry")
         for activation in self.activations:
             activation_module(activation)
         for init in self.inits:
             parse_scheme(init)
+
+
+@dataclass(frozen=True)
+class Config(SignalConfig):
+    """The forward experiment's settings; the defaults are the textbook setup."""
+
+    bins: int = 64
+
+    def __post_init__(self) -> None:
+        self.validate(positive=("bins",))
 
 
 def measure(

@@ -42,6 +42,11 @@ import torch.nn.functional as F
 from initlab import data_dependent
 from initlab.errors import ConfigError, ModelSpecError, SchemeError
 from initlab.experiments import claims as c
+from initlab.experiments.validation import (
+    require_integers,
+    require_optional_integer,
+    require_positive_numbers,
+)
 from initlab.models import build_model, parse_model_spec
 from initlab.registry import parse_scheme
 from initlab.training import (
@@ -123,35 +128,25 @@ class Config:
     max_train: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("width", "seeds", "steps", "batch_size", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"{name} must be an integer of at least 1, got {value!r}"
-                )
+        require_integers(
+            self,
+            ("width", "seeds", "steps", "batch_size", "eval_every"),
+            minimum=1,
+            expected="an integer of at least 1",
+        )
         if not isinstance(self.depth, int) or self.depth < 2:
             raise ConfigError(
                 f"depth counts weight layers and must be an integer of at least 2, got {self.depth!r}"
             )
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if (
-            not isinstance(self.lr, (int, float))
-            or not math.isfinite(self.lr)
-            or self.lr <= 0
-        ):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        require_positive_numbers(self, "lr")
         if self.checkpoint % self.eval_every or not 0 < self.checkpoint <= self.steps:
             raise ConfigError(
                 f"checkpoint must be a multiple of eval_every ({self.eval_every}) in "
                 f"(0, steps={self.steps}], got {self.checkpoint!r}"
             )
-        if self.max_train is not None and (
-            not isinstance(self.max_train, int) or self.max_train < 2
-        ):
-            raise ConfigError(
-                f"max_train must be None or an integer of at least 2, got {self.max_train!r}"
-            )
+        require_optional_integer(self, "max_train", minimum=2)
         if not self.inits:
             raise ConfigError("inits must name at least one init, such as lsuv")
         try:

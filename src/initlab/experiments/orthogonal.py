@@ -41,7 +41,11 @@ from initlab.backends.torch import fill_
 from initlab.data import load
 from initlab.errors import ConfigError
 from initlab.experiments import claims as c
-from initlab.experiments.threads import torch_threads
+from initlab.experiments.threads import single_threaded
+from initlab.experiments.validation import (
+    require_non_negative_integers,
+    require_positive_integers,
+)
 from initlab.registry import parse_scheme
 from initlab.training import stream_generator
 
@@ -87,16 +91,8 @@ class Config:
     record_every: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("width", "max_steps", "record_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        require_positive_integers(self, "width", "max_steps", "record_every")
+        require_non_negative_integers(self, "seed")
         if not self.depths or any(
             isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.depths
         ):
@@ -244,6 +240,7 @@ def best_run(runs: list[dict[str, Any]], init: str) -> dict[str, Any] | None:
     return chosen[0]
 
 
+@single_threaded
 def run(
     config: Config | None = None,
     *,
@@ -251,13 +248,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the experiment and return plain data: steps to the criterion per depth, init and c."""
     config = config or Config()
-    with torch_threads(1):
-        return _run(config, progress)
 
-
-def _run(
-    config: Config, progress: Callable[[str, int, int], None] | None
-) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
     data = moments(
         torch.as_tensor(dataset.x_train),

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -42,6 +41,12 @@ import torch
 from initlab.backends.torch import fill_
 from initlab.errors import ConfigError, ModelSpecError, SchemeError
 from initlab.experiments import claims as c
+from initlab.experiments.validation import (
+    require_integers,
+    require_non_negative_integers,
+    require_optional_integer,
+    require_positive_numbers,
+)
 from initlab.models import build_model, linear_layers, parse_model_spec
 from initlab.pretrain import PretrainOptions, greedy_layerwise
 from initlab.registry import parse_scheme
@@ -126,44 +131,27 @@ class Config:
     max_train: int | None = None
 
     def __post_init__(self) -> None:
-        for name in (
-            "hidden_layers",
-            "width",
-            "seeds",
-            "epochs",
-            "batch_size",
-            "pretrain_epochs",
-            "pretrain_batch_size",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"{name} must be an integer of at least 1, got {value!r}"
-                )
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("sgd_lr", "adam_lr", "pretrain_lr"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value <= 0
-            ):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        require_integers(
+            self,
+            (
+                "hidden_layers",
+                "width",
+                "seeds",
+                "epochs",
+                "batch_size",
+                "pretrain_epochs",
+                "pretrain_batch_size",
+            ),
+            minimum=1,
+            expected="an integer of at least 1",
+        )
+        require_non_negative_integers(self, "seed")
+        require_positive_numbers(self, "sgd_lr", "adam_lr", "pretrain_lr")
         if not self.datasets:
             raise ConfigError(
                 "datasets must name at least one data set, such as digits"
             )
-        if self.max_train is not None and (
-            not isinstance(self.max_train, int) or self.max_train < 2
-        ):
-            raise ConfigError(
-                f"max_train must be None or an integer of at least 2, got {self.max_train!r}"
-            )
+        require_optional_integer(self, "max_train", minimum=2)
         try:
             PretrainOptions(
                 epochs=self.pretrain_epochs,

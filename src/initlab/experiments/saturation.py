@@ -34,7 +34,11 @@ import torch
 from initlab.data import load
 from initlab.errors import ConfigError
 from initlab.experiments import claims as c
-from initlab.experiments.threads import torch_threads
+from initlab.experiments.threads import single_threaded
+from initlab.experiments.validation import (
+    require_non_negative_integers,
+    require_positive_integers,
+)
 from initlab.models import parse_model_spec
 from initlab.registry import parse_scheme
 from initlab.training import (
@@ -86,16 +90,10 @@ class Config:
     monitor_rows: int = 300
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "hidden_layers", "width", "monitor_rows"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        require_positive_integers(
+            self, "seeds", "hidden_layers", "width", "monitor_rows"
+        )
+        require_non_negative_integers(self, "seed")
         if not self.inits:
             raise ConfigError(
                 "inits must name at least one init, such as torch_default"
@@ -134,6 +132,7 @@ def _activation_statistics(
     ]
 
 
+@single_threaded
 def run(
     config: Config | None = None,
     *,
@@ -141,13 +140,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the experiment and return plain data: per-epoch activation statistics and accuracy."""
     config = config or Config()
-    with torch_threads(1):
-        return _run(config, progress)
 
-
-def _run(
-    config: Config, progress: Callable[[str, int, int], None] | None
-) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
     splits = Splits.from_dataset(dataset)
     monitor = splits.x_test[: config.monitor_rows]

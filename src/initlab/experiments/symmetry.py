@@ -39,7 +39,11 @@ import torch
 from initlab.data import load
 from initlab.errors import ConfigError
 from initlab.experiments import claims as c
-from initlab.experiments.threads import torch_threads
+from initlab.experiments.threads import single_threaded
+from initlab.experiments.validation import (
+    require_non_negative_integers,
+    require_positive_integers,
+)
 from initlab.models import parse_model_spec
 from initlab.registry import parse_scheme
 from initlab.training import (
@@ -96,16 +100,8 @@ class Config:
     tolerance: float = 1e-4
 
     def __post_init__(self) -> None:
-        for name in ("hidden_layers", "width"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or self.seed < 0
-        ):
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        require_positive_integers(self, "hidden_layers", "width")
+        require_non_negative_integers(self, "seed")
         if not 0 < self.dropout < 1:
             raise ConfigError(
                 f"dropout must be in (0, 1), got {self.dropout!r}: the experiment compares "
@@ -176,6 +172,7 @@ def _pre_activation_facts(
     return facts
 
 
+@single_threaded
 def run(
     config: Config | None = None,
     *,
@@ -183,13 +180,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the experiment and return plain data: distinct neurons per epoch for every replica."""
     config = config or Config()
-    with torch_threads(1):
-        return _run(config, progress)
 
-
-def _run(
-    config: Config, progress: Callable[[str, int, int], None] | None
-) -> dict[str, Any]:
     dataset = load("digits", seed=config.seed)
     splits = Splits.from_dataset(dataset)
     replicas = [(init, rate) for init in config.inits for rate in (0.0, config.dropout)]

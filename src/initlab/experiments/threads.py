@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
 
 import torch
+
+Parameters = ParamSpec("Parameters")
+Result = TypeVar("Result")
 
 
 @contextlib.contextmanager
@@ -23,3 +28,22 @@ def torch_threads(count: int = 1) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def single_threaded(
+    function: Callable[Parameters, Result],
+) -> Callable[Parameters, Result]:
+    """Wrap ``function`` so that every call runs inside ``torch_threads(1)``.
+
+    ``functools.wraps`` copies the function's name and docstring to the
+    wrapper, and ``inspect.signature`` reports the function's signature.
+    """
+
+    @functools.wraps(function)
+    def run_on_one_thread(
+        *args: Parameters.args, **kwargs: Parameters.kwargs
+    ) -> Result:
+        with torch_threads(1):
+            return function(*args, **kwargs)
+
+    return run_on_one_thread
