@@ -89,6 +89,8 @@ def test_lsuv_experiment_writes_report(small_result, tmp_path):
         ({"inits": ("lsuv(tolerance=1)",)}, "unknown option 'tolerance'"),
         ({"inits": ("no_such_init",)}, "unknown scheme"),
         ({"lr": 0.0}, "lr must be a positive number"),
+        ({"seed": True}, "seed must be a non-negative integer"),
+        ({"depth": True}, "depth counts weight layers"),
     ],
 )
 def test_lsuv_experiment_bad_config_raises(overrides, message):

@@ -44,6 +44,7 @@ from initlab.errors import ConfigError, ModelSpecError, SchemeError
 from initlab.experiments import claims as c
 from initlab.experiments.validation import (
     require_integers,
+    require_non_negative_integers,
     require_optional_integer,
     require_positive_numbers,
 )
@@ -134,12 +135,15 @@ class Config:
             minimum=1,
             expected="an integer of at least 1",
         )
-        if not isinstance(self.depth, int) or self.depth < 2:
+        if (
+            isinstance(self.depth, bool)
+            or not isinstance(self.depth, int)
+            or self.depth < 2
+        ):
             raise ConfigError(
                 f"depth counts weight layers and must be an integer of at least 2, got {self.depth!r}"
             )
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        require_non_negative_integers(self, "seed")
         require_positive_numbers(self, "lr")
         if self.checkpoint % self.eval_every or not 0 < self.checkpoint <= self.steps:
             raise ConfigError(
