@@ -10,7 +10,7 @@ from torch import nn
 
 from initlab.errors import ConfigError
 from initlab.initialize.execute import fill_parameters, resolve_threads
-from initlab.initialize.plan import Plan, build_plan, validate_options
+from initlab.initialize.plan import Plan, build_plan, check_seed, validate_options
 from initlab.initialize.record import InitRecord, ParameterRecord
 from initlab.initialize.rules import Rule
 from initlab.schemes import Scheme
@@ -163,6 +163,11 @@ def initialize(
 
     Every error is raised before any parameter changes.
     """
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"initialize needs a torch.nn.Module, got {type(model).__name__}"
+        )
+    seed = check_seed(seed)
     on_meta = [
         name for name, parameter in model.named_parameters() if parameter.is_meta
     ]
@@ -174,8 +179,6 @@ def initialize(
     if _is_data_dependent(rules):
         if preset is not None:
             raise ConfigError("pass exactly one of rules and preset")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got seed={seed!r}")
         return _apply_data_dependent(model, rules, data, seed)
     if data is not None:
         raise ConfigError(

@@ -174,8 +174,12 @@ def gate_count(module: nn.Module) -> int:
 
 
 def is_bias(local_name: str) -> bool:
-    """Return whether a parameter's own name marks it as a bias (bias, bias_ih_l0, in_proj_bias)."""
-    return "bias" in local_name
+    """Return whether a parameter's own name marks it as a bias (bias, bias_ih_l0, in_proj_bias).
+
+    "bias" must be a whole underscore-separated word of the name, so a
+    custom parameter such as ``unbiased_gain`` is not taken for a bias.
+    """
+    return "bias" in local_name.split("_")
 
 
 def tensor_geometry(shape: Sequence[int]) -> Geometry:

@@ -25,7 +25,7 @@ from torch import nn
 from initlab.errors import ConfigError
 from initlab.initialize.api import RulesArgument, model_tensors, plan_model, record_from
 from initlab.initialize.execute import fill_parameters, measure, resolve_threads
-from initlab.initialize.plan import Plan, owned_parameters
+from initlab.initialize.plan import Plan, check_seed, owned_parameters
 from initlab.initialize.record import InitRecord, LeftAlone, ParameterRecord
 from initlab.initialize.rules import describe_names
 from initlab.schemes import Scheme
@@ -121,6 +121,43 @@ def _reset_with_seed(
         module.reset_parameters()
 
 
+def _target_device(device: torch.device | str) -> torch.device:
+    """Return ``device`` as a torch.device that can hold values.
+
+    Raises:
+        ConfigError: for a device name torch does not know, or ``meta``.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(
+            f"invalid device {device!r}: {error}; use a device such as 'cpu' or 'cuda'"
+        ) from None
+    if parsed.type == "meta":
+        raise ConfigError(
+            "invalid device 'meta': materialize needs a device that holds values; "
+            "use 'cpu' or 'cuda'"
+        )
+    return parsed
+
+
+def _reject_lazy_parameters(model: nn.Module) -> None:
+    """Raise ConfigError if a lazy module has not inferred its parameters' shapes yet."""
+    if not isinstance(model, nn.Module):
+        return
+    lazy = [
+        name
+        for name, parameter in model.named_parameters()
+        if isinstance(parameter, nn.parameter.UninitializedParameter)
+    ]
+    if lazy:
+        raise ConfigError(
+            f"parameter {lazy[0]!r} belongs to a lazy module and has no shape yet; "
+            "run one forward pass on a real device first, or build the layer with "
+            "its input size (nn.Linear instead of nn.LazyLinear)"
+        )
+
+
 def materialize(
     model: nn.Module,
     device: torch.device | str = "cpu",
@@ -146,7 +183,9 @@ def materialize(
     """
     if rules is None and preset is None:
         preset = "torch"
-    device = torch.device(device)
+    seed = check_seed(seed)
+    device = _target_device(device)
+    _reject_lazy_parameters(model)
     full_plan = plan_model(model, rules, preset=preset, bias=bias, fans=fans, seed=seed)
     to_reset, missing = _modules_to_reset(model, full_plan)
     if missing:

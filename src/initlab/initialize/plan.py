@@ -8,6 +8,7 @@ untouched. Executing it (see :mod:`initlab.initialize.execute`) only draws.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -294,7 +295,16 @@ def _rules_for_module(
 def _preset_for_module(
     preset: str, module: nn.Module, owned: Sequence[_Owned]
 ) -> dict[int, Assignment | str]:
-    table = preset_assignments(preset, module, owned[0].ancestors)
+    try:
+        table = preset_assignments(preset, module, owned[0].ancestors)
+    except KeyError as missing:
+        # weight_norm and torch.nn.utils.parametrize replace a layer's weight
+        # by the tensors it is computed from, which no preset defines.
+        reason = (
+            f"preset {preset!r} leaves {type(module).__name__} alone: it has no "
+            f"parameter {missing}, as after weight_norm or a parametrization"
+        )
+        return {position: reason for position in range(len(owned))}
     if table is None:
         reason = f"preset {preset!r} has no default for {type(module).__name__}"
         return {position: reason for position in range(len(owned))}
@@ -334,17 +344,34 @@ def resolve_blocks(assignment: Assignment, what: str) -> tuple[BlockPlan, ...]:
     return tuple(blocks)
 
 
+# PyTorch's random kernels exist for these; float8 types, for one, have no
+# normal_ on a CPU.
+_RANDOM_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
     what = (
         f"{item.names[0]!r} (shape {tuple(item.parameter.shape)}, "
         f"{type(item.module).__name__})"
     )
     blocks = resolve_blocks(assignment, what)
+    parameter = item.parameter
+    if any(
+        stride == 0 and size > 1
+        for stride, size in zip(parameter.stride(), parameter.shape, strict=True)
+    ):
+        raise ConfigError(
+            f"{item.names[0]!r} has elements that share memory (a stride of 0, as "
+            "from expand()), so no scheme can give them different values; make it "
+            "a parameter of its own with .clone() or .contiguous()"
+        )
     random = any(isinstance(block.distribution, _RANDOM) for block in blocks)
-    if random and not item.parameter.is_floating_point():
+    if random and item.parameter.dtype not in _RANDOM_DTYPES:
         raise ConfigError(
             f"{assignment.label} draws random values but {item.names[0]!r} has dtype "
-            f"{item.parameter.dtype}; give it a constant rule or convert it to float"
+            f"{item.parameter.dtype}; random draws support float16, bfloat16, float32 "
+            "and float64, so give it a constant rule, or initialize in float32 and "
+            "convert afterwards"
         )
     return blocks
 
@@ -365,6 +392,27 @@ def combined_std(blocks: Sequence[BlockPlan]) -> float:
     return math.sqrt(max(0.0, second / total - mean**2))
 
 
+# Stream keys pack the seed as a signed 64-bit integer.
+SEED_LIMIT = 2**63
+
+
+def check_seed(seed: object) -> int:
+    """Return ``seed`` as an int, accepting any integer type (NumPy's included).
+
+    Raises:
+        ConfigError: for a bool, a non-integer, or a seed outside ``[0, 2**63)``.
+    """
+    try:
+        value = None if isinstance(seed, bool) else operator.index(seed)
+    except TypeError:
+        value = None
+    if value is None or not 0 <= value < SEED_LIMIT:
+        raise ConfigError(
+            f"seed must be a non-negative integer below 2**63, got seed={seed!r}"
+        )
+    return value
+
+
 def validate_options(
     rules: object,
     preset: str | None,
@@ -381,8 +429,7 @@ def validate_options(
             with a preset, or a seed that is not a non-negative integer.
         SchemeError: for an unknown scheme in the rules or ``bias``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got seed={seed!r}")
+    check_seed(seed)
     if fans not in FAN_MODES:
         raise ConfigError(f"invalid fans={fans!r}: use 'layer' or 'tensor'")
     if (rules is None) == (preset is None):
