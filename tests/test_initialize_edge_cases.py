@@ -151,3 +151,9 @@ def test_measured_std_with_large_mean():
     # std of 0.001; the record must still be within sampling error.
     record = initialize(nn.Linear(256, 256), "normal(mean=10, std=0.001)")
     assert record["weight"].measured_std == pytest.approx(0.001, rel=0.02)
+
+
+def test_record_lookup_of_left_alone_gives_reason():
+    record = initialize(nn.Linear(4, 3), "he_normal", bias=None)
+    with pytest.raises(KeyError, match="'bias' was left alone: bias=None"):
+        record["bias"]

@@ -63,11 +63,15 @@ class InitRecord:
         """Return the record of the parameter called ``name`` (or tied to it).
 
         Raises:
-            KeyError: listing the initialized parameters.
+            KeyError: with the reason for a parameter left alone, else
+                listing the initialized parameters.
         """
         for parameter in self.parameters:
             if parameter.name == name or name in parameter.aliases:
                 return parameter
+        for entry in self.left_alone:
+            if entry.name == name:
+                raise KeyError(f"parameter {name!r} was left alone: {entry.reason}")
         raise KeyError(
             f"no initialized parameter {name!r}; initialized: "
             + ", ".join(p.name for p in self.parameters)
