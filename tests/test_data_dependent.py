@@ -179,3 +179,14 @@ def test_apply_non_module_raises(data):
     x, y = data
     with pytest.raises(ModelSpecError, match="got str"):
         apply("lsuv", "mlp:20-8-3:relu", x, y, seed=0)
+
+
+@pytest.mark.parametrize("spec", ["lsuv", "pretrained"])
+def test_apply_wrong_input_width_raises_before_changes(spec):
+    model = nn.Sequential(nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 2))
+    before = model[0].weight.detach().clone()
+
+    with pytest.raises(ModelSpecError, match=r"inputs of shape \(64, 7\)"):
+        apply(spec, model, torch.randn(64, 7), None, seed=0)
+
+    assert torch.equal(model[0].weight.detach(), before)

@@ -182,6 +182,31 @@ def _apply_pretrained(
     return result.as_dict()["layers"]
 
 
+def _check_model_accepts(model: nn.Module, inputs: torch.Tensor) -> None:
+    """Run two rows through ``model`` in eval mode, without gradients, to catch a shape mismatch.
+
+    Eval mode keeps BatchNorm's running statistics as they are, so the
+    check changes nothing in the model.
+
+    Raises:
+        ModelSpecError: naming the input shape and torch's message.
+    """
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(inputs[:2])
+    except (RuntimeError, ValueError, IndexError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ModelSpecError(
+            f"the model does not accept training inputs of shape {tuple(inputs.shape)}: "
+            f"{message}; pass the inputs it was built for, or build it for samples of "
+            f"shape {tuple(inputs.shape[1:])}"
+        ) from None
+    finally:
+        model.train(training)
+
+
 def apply(
     spec: str,
     model: nn.Module,
@@ -225,6 +250,7 @@ def apply(
         )
     if inputs.is_floating_point() and not math.isfinite(float(inputs.abs().max())):
         raise DataError("training inputs contain NaN or infinite values")
+    _check_model_accepts(model, inputs)
 
     if name == "pretrained":
         # The first torch optimizer a process builds imports torch._dynamo,
