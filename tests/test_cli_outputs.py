@@ -1,5 +1,9 @@
 """Unusable output paths and bad user input fail at once with one line."""
 
+import json
+import os
+import stat
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +105,76 @@ def test_initialize_meta_model_points_to_materialize():
 
     with pytest.raises(ConfigError, match="materialize"):
         initialize(torch.nn.Linear(3, 3, device="meta"), "he_normal")
+
+
+INIT_ARGS = ["init", "mlp:8-16-4:relu", "--rules", "he_normal"]
+
+
+@pytest.mark.parametrize("option", ["--json", "--output"])
+@pytest.mark.parametrize("name", ["pipe", "link"])
+def test_init_fifo_output_rejected(tmp_path, capsys, option, name):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "link").symlink_to(fifo)
+    assert main([*INIT_ARGS, option, str(tmp_path / name)]) == 2
+    assert "pass a regular file path" in capsys.readouterr().err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert (tmp_path / "link").is_symlink()
+
+
+def test_init_json_dash_writes_stdout(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*INIT_ARGS, "--json", "-"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["parameters"][0]["scheme"] == "he_normal"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_json_dash_with_print_rejected(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*INIT_ARGS, "--json", "-", "--print"]) == 2
+    assert "both write to standard output" in capsys.readouterr().err
+
+
+def test_init_output_dash_rejected(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*INIT_ARGS, "--output", "-"]) == 2
+    assert "--output - is not supported" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_same_json_and_output_rejected(tmp_path, capsys):
+    path = tmp_path / "both"
+    other_spelling = tmp_path / "sub" / ".." / "both"
+    assert main([*INIT_ARGS, "--json", str(path), "--output", str(other_spelling)]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err
+    assert "--output" in err
+    assert "name the same file" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_failure_leaves_no_folder(tmp_path, capsys):
+    argv = ["init", "mlp:8-16-4:relu", "--rules", "no_such_scheme"]
+    json_path = tmp_path / "records" / "r.json"
+    weights = tmp_path / "weights" / "w.pt"
+    assert main([*argv, "--json", str(json_path), "--output", str(weights)]) == 2
+    assert "no_such_scheme" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_json_under_file_names_json(tmp_path, capsys):
+    existing = tmp_path / "afile"
+    existing.write_text("x")
+    assert main([*INIT_ARGS, "--json", str(existing / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "pass another --json" in err
+    assert "--out " not in err
+
+
+def test_compare_failure_leaves_no_out_folder(tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = ["compare", "--inits", "no_such_scheme", "--seeds", "1", "--epochs", "1"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "no_such_scheme" in capsys.readouterr().err
+    assert not out.exists()

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
 import torch
 
 from initlab.cli import main
+from initlab.errors import ModelSpecError
+from initlab.models import load_target
 
 
 def test_init_prints_auto_table(capsys):
@@ -62,3 +65,45 @@ def test_init_zero_classes_exits_2(capsys):
     argv = ["init", "mlp:2x8:tanh", "--rules", "auto", "--classes", "0", "--print"]
     assert main(argv) == 2
     assert "invalid number of classes 0" in capsys.readouterr().err
+
+
+def test_init_repeated_rule_type_exits_2(capsys):
+    argv = ["init", "mlp:8-16-4:relu", "--rule", "Linear=he_normal"]
+    assert main([*argv, "--rule", "Linear=zeros", "--print"]) == 2
+    assert "--rule key 'Linear' is given more than once" in capsys.readouterr().err
+
+
+def test_init_repeated_rule_pattern_exits_2(capsys):
+    argv = ["init", "mlp:8-16-4:relu", "--rule", "*.bias=zeros"]
+    assert main([*argv, "--rule", " *.bias =ones", "--print"]) == 2
+    assert "--rule key '*.bias' is given more than once" in capsys.readouterr().err
+
+
+def test_init_raising_factory_exits_2(tmp_path, capsys, monkeypatch):
+    module = tmp_path / "initlab_test_raising_factory.py"
+    module.write_text(
+        "def build():\n    raise ValueError('width must be even\\nsecond line')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    target = "initlab_test_raising_factory:build"
+    assert main(["init", target, "--rules", "he_normal", "--print"]) == 2
+    err = capsys.readouterr().err
+    assert f"factory '{target}' failed with ValueError: width must be even" in err
+    assert "second line" not in err
+    assert "Traceback" not in err
+
+
+def test_load_target_too_large_spec():
+    # 10**20 weights overflow torch's size check on any machine, with or
+    # without memory overcommit, so nothing is allocated.
+    spec = "mlp:10000000000-10000000000-10:tanh"
+    with pytest.raises(ModelSpecError, match="is too large to build"):
+        load_target(spec, (10_000_000_000,), 10)
+
+
+def test_init_too_large_spec_exits_2(capsys):
+    spec = "mlp:10000000000-10000000000-10:tanh"
+    assert main(["init", spec, "--rules", "he_normal", "--print"]) == 2
+    err = capsys.readouterr().err
+    assert f"model spec '{spec}' is too large to build" in err
+    assert "use smaller widths" in err

@@ -10,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+# The output-file path that means standard output, as in most command-line tools.
+STDOUT_PATH = "-"
 
 
 def _current_umask() -> int:
@@ -29,8 +33,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The parent directory is created if missing. On an exception the
     temporary file is removed and ``path`` is left as it was.
+
+    Raises:
+        ConfigError: when ``path`` exists and is not a regular file (a
+            device, FIFO or socket), because the rename would replace it.
     """
     target = Path(path)
+    _reject_special_file(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
@@ -82,41 +91,106 @@ def save_figure(
     return target
 
 
-def check_output_directory(path: str | os.PathLike[str]) -> Path:
-    """Create the output folder ``path`` if needed, or raise ConfigError if it cannot be one.
+def _reject_special_file(path: Path, option: str | None = None) -> None:
+    """Raise ConfigError when ``path`` exists and is neither a regular file nor a folder.
+
+    The check follows symlinks, so a link to a device counts as the device.
+    An atomic write renames a new file over the target, which would replace
+    a device such as /dev/null with a regular file.
+    """
+    from initlab.errors import ConfigError
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        # The write itself handles a missing path or a dangling symlink.
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = _special_file_kind(mode)
+    hint = f" to {option}" if option else ""
+    raise ConfigError(
+        f"output path {str(path)!r} is an existing {kind}, not a regular file: "
+        f"pass a regular file path{hint}"
+    )
+
+
+def _special_file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def _nearest_existing_ancestor(path: Path) -> Path:
+    candidate = path.absolute()
+    while not candidate.exists() and candidate != candidate.parent:
+        candidate = candidate.parent
+    return candidate
+
+
+def _check_folder_creatable(folder: Path, option: str) -> None:
+    """Raise ConfigError unless ``folder`` exists or could be created, without creating it."""
+    from initlab.errors import ConfigError
+
+    ancestor = _nearest_existing_ancestor(folder)
+    if not ancestor.is_dir():
+        raise ConfigError(
+            f"cannot create output folder {str(folder)!r}: {str(ancestor)!r} is not "
+            f"a folder; pass another {option}"
+        )
+    # os.access applies this process's permissions, so a folder that the
+    # process cannot write to fails here rather than after the work.
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot write to output folder {str(folder)!r}: {str(ancestor)!r} is not "
+            f"writable; pass another {option}"
+        )
+
+
+def check_output_directory(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Raise ConfigError unless ``path`` is a folder or could be created as one.
 
     Commands call this before any long work, so an unusable ``--out`` is
-    reported at once instead of after training.
+    reported at once instead of after training. It creates nothing, so a
+    command that fails later leaves no empty folder, and the writers create
+    the folder. ``option`` names the command-line option in the message.
     """
     from initlab.errors import ConfigError
 
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(
-            f"output folder {str(folder)!r} is an existing file: pass a folder path to --out"
+            f"output folder {str(folder)!r} is an existing file: pass a folder path to {option}"
         )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot create output folder {str(folder)!r}: {error.strerror}; pass another --out"
-        ) from error
+    _check_folder_creatable(folder, option)
     return folder
 
 
-def check_output_file(path: str | os.PathLike[str]) -> Path:
-    """Raise ConfigError unless a file can be written at ``path`` (its folder is created)."""
+def check_output_file(path: str | os.PathLike[str], option: str = "--output") -> Path:
+    """Raise ConfigError unless a file can be written at ``path``, creating nothing.
+
+    ``path`` must not be a folder or an existing device, FIFO or socket, and
+    its nearest existing ancestor must be a writable folder. ``option`` names
+    the command-line option in the message.
+    """
     from initlab.errors import ConfigError
 
     target = Path(path)
     if target.is_dir():
         raise ConfigError(
-            f"output file {str(target)!r} is an existing folder: pass a file path"
+            f"output file {str(target)!r} is an existing folder: pass a file path to {option}"
         )
+    _reject_special_file(target, option)
     # The temporary file beside the target adds about 14 characters to the name.
     if len(target.name) > 240:
         raise ConfigError(
             f"output file name is {len(target.name)} characters long; use at most 240"
         )
-    check_output_directory(target.parent)
+    _check_folder_creatable(target.parent, option)
     return target

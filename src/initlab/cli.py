@@ -39,17 +39,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Output-file options of the commands: argparse destination and option name.
+_OUTPUT_FILE_OPTIONS = (("json_path", "--json"), ("output", "--output"))
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Reject unusable output paths before a command starts its work."""
-    from initlab.atomic import check_output_directory, check_output_file
+    """Reject unusable output paths before a command starts its work.
+
+    The checks create nothing, so a command that fails later leaves no
+    empty folder behind.
+    """
+    from initlab.atomic import STDOUT_PATH, check_output_directory, check_output_file
 
     out = getattr(args, "out", None)
     if out is not None:
         check_output_directory(out)
-    for name in ("json_path", "output"):
+
+    files: dict[str, str] = {}
+    for name, option in _OUTPUT_FILE_OPTIONS:
         path = getattr(args, name, None)
-        if path is not None:
-            check_output_file(path)
+        if path is None:
+            continue
+        if path == STDOUT_PATH:
+            _check_stdout_option(name, option)
+            continue
+        check_output_file(path, option)
+        files[option] = path
+    _reject_shared_output_file(files)
+
+
+def _check_stdout_option(name: str, option: str) -> None:
+    from initlab.atomic import STDOUT_PATH
+    from initlab.errors import ConfigError
+
+    # JSON is text and can go to a pipe, but torch.save output is binary.
+    if name != "json_path":
+        raise ConfigError(
+            f"{option} {STDOUT_PATH} is not supported because torch.save writes "
+            "binary data: pass a file path"
+        )
+
+
+def _reject_shared_output_file(files: dict[str, str]) -> None:
+    """Raise ConfigError when two options name one file, since the last write would win."""
+    import os
+
+    from initlab.errors import ConfigError
+
+    seen: dict[str, tuple[str, str]] = {}
+    for option, path in files.items():
+        resolved = os.path.realpath(path)
+        if resolved in seen:
+            first_option, first_path = seen[resolved]
+            raise ConfigError(
+                f"{first_option} {first_path!r} and {option} {path!r} name the same "
+                "file, so one would overwrite the other: pass a different path to each"
+            )
+        seen[resolved] = (option, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

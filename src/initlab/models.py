@@ -26,9 +26,11 @@ an ``nn.Module``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from torch import nn
@@ -304,17 +306,57 @@ def build_model(
     return model
 
 
+def _first_line(error: BaseException) -> str:
+    """Return the exception's type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _build_spec_model(
+    target: str, input_shape: tuple[int, ...], num_classes: int | None
+) -> nn.Module:
+    try:
+        return build_model(target, input_shape, num_classes)
+    except (RuntimeError, MemoryError) as error:
+        # torch reports a failed allocation, or a size past int64, as RuntimeError.
+        raise ModelSpecError(
+            f"model spec {target!r} is too large to build ({_first_line(error)}): "
+            "use smaller widths"
+        ) from error
+
+
+def _call_factory(target: str, factory: Callable[..., object]) -> object:
+    try:
+        inspect.signature(factory).bind()
+    except TypeError as error:
+        raise ModelSpecError(
+            f"{target!r} must be callable with no arguments and return an nn.Module: {error}"
+        ) from error
+    except ValueError:
+        # Some builtins have no signature to inspect, so the call below reports
+        # a wrong argument count as a factory failure instead.
+        pass
+    try:
+        return factory()
+    except Exception as error:
+        raise ModelSpecError(
+            f"factory {target!r} failed with {_first_line(error)}: fix the factory "
+            "or pass another target"
+        ) from error
+
+
 def load_target(
     target: str, input_shape: tuple[int, ...], num_classes: int | None
 ) -> nn.Module:
     """Build a model from a spec string or a ``package.module:factory`` target.
 
     Raises:
-        ModelSpecError: when the module cannot be imported, the factory is
-            missing, or it does not return an ``nn.Module``.
+        ModelSpecError: when a spec is invalid or too large to allocate, the
+            module cannot be imported, the factory is missing, needs
+            arguments or raises, or it does not return an ``nn.Module``.
     """
     if target.split(":", 1)[0] in ("mlp", "cnn"):
-        return build_model(target, input_shape, num_classes)
+        return _build_spec_model(target, input_shape, num_classes)
     module_name, sep, factory_name = target.partition(":")
     if not sep or not module_name or not factory_name:
         raise ModelSpecError(
@@ -335,12 +377,7 @@ def load_target(
         raise ModelSpecError(
             f"module {module_name!r} has no callable {factory_name!r} (target {target!r})"
         )
-    try:
-        model = factory()
-    except TypeError as error:
-        raise ModelSpecError(
-            f"{target!r} must be callable with no arguments and return an nn.Module: {error}"
-        ) from error
+    model = _call_factory(target, factory)
     if not isinstance(model, nn.Module):
         raise ModelSpecError(
             f"{target!r} returned {type(model).__name__}, not a torch.nn.Module"

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=SCHEME",
         help=(
             "an ordered rule: KEY is a torch.nn class name (Linear, Conv2d) or a "
-            "parameter-name pattern ('encoder.*.weight'); repeat for more, first match wins"
+            "parameter-name pattern ('encoder.*.weight'); repeat for more, first match "
+            "wins, and each KEY may appear once"
         ),
     )
     parser.add_argument(
@@ -82,10 +83,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print the table of what each parameter received",
     )
     parser.add_argument(
-        "--json", dest="json_path", help="write the record as JSON to this file"
+        "--json",
+        dest="json_path",
+        metavar="FILE",
+        help="write the record as JSON to FILE, or to standard output for -",
     )
     parser.add_argument(
-        "--output", help="save the initialized state_dict to this file (torch.save)"
+        "--output",
+        metavar="FILE",
+        help="save the initialized state_dict to FILE (torch.save)",
     )
     parser.set_defaults(handler=run)
 
@@ -138,10 +144,16 @@ def _rules(args: argparse.Namespace) -> Any:
             )
         key = key.strip()
         kind = getattr(nn, key, None)
-        if isinstance(kind, type) and issubclass(kind, nn.Module):
-            mapping[kind] = scheme.strip()
-        else:
-            mapping[key] = scheme.strip()
+        rule_key = (
+            kind if isinstance(kind, type) and issubclass(kind, nn.Module) else key
+        )
+        if rule_key in mapping:
+            # The first rule for a key always matches first, so a repeat never applies.
+            raise ConfigError(
+                f"--rule key {key!r} is given more than once: the first match wins, so "
+                "the later rule would never apply; keep one --rule per key"
+            )
+        mapping[rule_key] = scheme.strip()
     return mapping
 
 
@@ -198,21 +210,44 @@ def print_record(record: Any) -> None:
         console.print(left)
 
 
-def run(args: argparse.Namespace) -> int:
-    import json
-
-    import torch
-
-    from initlab.atomic import atomic_path
+def _check_actions(args: argparse.Namespace) -> None:
+    from initlab.atomic import STDOUT_PATH
     from initlab.errors import ConfigError
-    from initlab.initialize import initialize
-    from initlab.models import load_target
 
     if not (args.print_table or args.output or args.json_path):
         raise ConfigError(
             "nothing to do: pass --print to see the table, --json FILE for the record "
             "or --output FILE to save the weights"
         )
+    if args.print_table and args.json_path == STDOUT_PATH:
+        raise ConfigError(
+            f"--print and --json {STDOUT_PATH} both write to standard output: "
+            "drop --print or pass a file path to --json"
+        )
+
+
+def _write_record(record: Any, json_path: str) -> None:
+    import json
+    import sys
+
+    from initlab.atomic import STDOUT_PATH, atomic_path
+
+    text = json.dumps(record.to_dict(), indent=2) + "\n"
+    if json_path == STDOUT_PATH:
+        sys.stdout.write(text)
+        return
+    with atomic_path(json_path) as path:
+        path.write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from initlab.atomic import atomic_path
+    from initlab.initialize import initialize
+    from initlab.models import load_target
+
+    _check_actions(args)
     rules = _rules(args)
     bias = None if args.bias.strip().lower() == "none" else args.bias
     model = load_target(args.target, _input_shape(args), args.classes)
@@ -222,8 +257,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print_table:
         print_record(record)
     if args.json_path:
-        with atomic_path(args.json_path) as path:
-            path.write_text(json.dumps(record.to_dict(), indent=2) + "\n")
+        _write_record(record, args.json_path)
     if args.output:
         with atomic_path(args.output) as path:
             torch.save(model.state_dict(), path)
