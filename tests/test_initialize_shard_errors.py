@@ -173,7 +173,9 @@ def test_shard_rejects_unavailable_cuda():
 
 
 def test_shard_seed_message_names_range():
-    with pytest.raises(ConfigError, match=r"seed must be an integer in \[0, 2\*\*63\)"):
+    with pytest.raises(
+        ConfigError, match=r"seed must be a non-negative integer below 2\*\*63"
+    ):
         _shard(seed=2**63)
 
 

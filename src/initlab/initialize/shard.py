@@ -23,12 +23,14 @@ from initlab.fans import LAYOUTS, Fans, Layout, compute_fans
 from initlab.initialize.assignment import assign, with_fans
 from initlab.initialize.execute import parameter_tasks, resolve_threads, run_tasks
 from initlab.initialize.layer_fans import Geometry, batch_blocks, row_blocks, whole
-from initlab.initialize.plan import ParameterPlan, combined_std, resolve_blocks
+from initlab.initialize.plan import (
+    ParameterPlan,
+    check_seed,
+    combined_std,
+    resolve_blocks,
+)
 from initlab.initialize.rules import Rule, as_rule
 from initlab.schemes import Scheme
-
-# The stream key packs the seed as a signed 64-bit integer.
-_SEED_LIMIT = 2**63
 
 
 def _as_integer(value: object) -> int | None:
@@ -42,13 +44,6 @@ def _as_integer(value: object) -> int | None:
         return operator.index(value)
     except TypeError:
         return None
-
-
-def _check_seed(seed: object) -> int:
-    value = _as_integer(seed)
-    if value is None or not 0 <= value < _SEED_LIMIT:
-        raise ConfigError(f"seed must be an integer in [0, 2**63), got seed={seed!r}")
-    return value
 
 
 def _check_blocks(blocks: object) -> int:
@@ -339,7 +334,7 @@ def initialize_shard(
     """
     if not isinstance(param_name, str) or not param_name:
         raise ConfigError(f"param_name must be a non-empty string, got {param_name!r}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     blocks = _check_blocks(blocks)
     groups = _check_groups(groups)
     _check_layout(layout)
