@@ -2,18 +2,20 @@
 
 from collections import OrderedDict
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from initlab.errors import ShapeError
 from initlab.initialize import CHUNK_ELEMENTS, Rule, initialize, initialize_shard
+from initlab.initialize.fast_uniform import fill_uniform
 from initlab.initialize.streams import (
     ChunkGrid,
     _mt_template,
     full_region,
-    make_numpy_stream,
     make_stream,
+    stream_key,
 )
 
 CPU = torch.device("cpu")
@@ -30,9 +32,10 @@ def test_streams_differ_beyond_32_bits():
     assert not torch.equal(first, second)
 
 
-def test_numpy_streams_differ_by_chunk():
-    first = make_numpy_stream(0, "w", 0, 0).random(4)
-    second = make_numpy_stream(0, "w", 0, 1).random(4)
+def test_uniform_streams_differ_by_chunk():
+    first, second = np.empty(4, np.float32), np.empty(4, np.float32)
+    fill_uniform(first, stream_key(0, "w", 0, 0), 0.0, 1.0)
+    fill_uniform(second, stream_key(0, "w", 0, 1), 0.0, 1.0)
     assert not (first == second).any()
 
 

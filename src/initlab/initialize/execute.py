@@ -4,7 +4,8 @@ PyTorch fills a CPU tensor with random numbers on one core, so drawing is
 what bounds the initialization of a large model. Every chunk of every
 parameter is an independent task (its stream depends only on its key, see
 :mod:`initlab.initialize.streams`), so the tasks run on a thread pool.
-PyTorch and NumPy release the GIL while they fill an array. The same code
+PyTorch's kernels and the compiled uniform loop release the GIL while they
+fill an array. The same code
 fills a whole parameter or only the slice a shard owns.
 """
 
@@ -18,19 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
 import torch
 
 from initlab import distributions as dist
 from initlab.backends.torch import sample_distribution_
 from initlab.errors import ConfigError
+from initlab.initialize.fast_uniform import fill_uniform
 from initlab.initialize.plan import BlockPlan, ParameterPlan
 from initlab.initialize.streams import (
     ChunkGrid,
     ChunkPiece,
     Region,
-    make_numpy_stream,
     make_stream,
+    stream_key,
 )
 
 
@@ -158,20 +159,15 @@ class _Streams:
     def torch(self, chunk: int) -> torch.Generator:
         return make_stream(self.seed, self.name, self.block, chunk, self.device)
 
-    def numpy(self, chunk: int) -> np.random.Generator:
-        return make_numpy_stream(self.seed, self.name, self.block, chunk)
+    def key(self, chunk: int) -> bytes:
+        return stream_key(self.seed, self.name, self.block, chunk)
 
 
-def _uniform_from_numpy(
-    tensor: torch.Tensor, d: dist.Uniform, generator: np.random.Generator
-) -> None:
-    """Fill a contiguous CPU tensor with ``U(low, high)`` from a NumPy generator."""
+def _uniform_compiled(tensor: torch.Tensor, d: dist.Uniform, key: bytes) -> None:
+    """Fill a contiguous CPU tensor with ``U(low, high)`` from the compiled generator."""
     native = tensor.dtype in (torch.float32, torch.float64)
     buffer = tensor if native else torch.empty(tensor.shape, dtype=torch.float32)
-    array = buffer.detach().numpy()
-    # float32 draws keep 24 random bits and float64 draws 53, as torch's own.
-    generator.random(dtype=array.dtype, out=array)
-    buffer.mul_(d.high - d.low).add_(d.low)
+    fill_uniform(buffer.detach().view(-1).numpy(), key, d.low, d.high)
     if not native:
         tensor.copy_(buffer)
 
@@ -181,7 +177,7 @@ def _draw(
 ) -> None:
     """Draw one chunk, shaped and laid out as a fresh contiguous tensor."""
     if isinstance(d, dist.Uniform) and tensor.device.type == "cpu":
-        _uniform_from_numpy(tensor, d, streams.numpy(chunk))
+        _uniform_compiled(tensor, d, streams.key(chunk))
     else:
         sample_distribution_(tensor, d, generator=streams.torch(chunk))
 
