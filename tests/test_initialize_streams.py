@@ -9,7 +9,7 @@ from torch import nn
 
 from initlab.errors import ShapeError
 from initlab.initialize import CHUNK_ELEMENTS, Rule, initialize, initialize_shard
-from initlab.initialize.fast_uniform import fill_uniform
+from initlab.initialize.fast_draws import fill_uniform
 from initlab.initialize.streams import (
     ChunkGrid,
     _mt_template,

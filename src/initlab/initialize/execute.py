@@ -24,7 +24,7 @@ import torch
 from initlab import distributions as dist
 from initlab.backends.torch import sample_distribution_
 from initlab.errors import ConfigError
-from initlab.initialize.fast_uniform import fill_uniform
+from initlab.initialize.fast_draws import fill_normal, fill_uniform
 from initlab.initialize.plan import BlockPlan, ParameterPlan
 from initlab.initialize.streams import (
     ChunkGrid,
@@ -163,11 +163,15 @@ class _Streams:
         return stream_key(self.seed, self.name, self.block, chunk)
 
 
-def _uniform_compiled(tensor: torch.Tensor, d: dist.Uniform, key: bytes) -> None:
-    """Fill a contiguous CPU tensor with ``U(low, high)`` from the compiled generator."""
+def _compiled(tensor: torch.Tensor, d: dist.Uniform | dist.Normal, key: bytes) -> None:
+    """Fill a contiguous CPU tensor from the compiled generator (half types through float32)."""
     native = tensor.dtype in (torch.float32, torch.float64)
     buffer = tensor if native else torch.empty(tensor.shape, dtype=torch.float32)
-    fill_uniform(buffer.detach().view(-1).numpy(), key, d.low, d.high)
+    array = buffer.detach().view(-1).numpy()
+    if isinstance(d, dist.Uniform):
+        fill_uniform(array, key, d.low, d.high)
+    else:
+        fill_normal(array, key, d.mean, d.std)
     if not native:
         tensor.copy_(buffer)
 
@@ -176,8 +180,8 @@ def _draw(
     tensor: torch.Tensor, d: dist.Distribution, streams: _Streams, chunk: int
 ) -> None:
     """Draw one chunk, shaped and laid out as a fresh contiguous tensor."""
-    if isinstance(d, dist.Uniform) and tensor.device.type == "cpu":
-        _uniform_compiled(tensor, d, streams.key(chunk))
+    if isinstance(d, (dist.Uniform, dist.Normal)) and tensor.device.type == "cpu":
+        _compiled(tensor, d, streams.key(chunk))
     else:
         sample_distribution_(tensor, d, generator=streams.torch(chunk))
 

@@ -8,11 +8,11 @@ visited, or on how a tensor is split into shards, and chunks can be filled
 on all cores at once.
 
 Two generators are used, chosen by measurement on a 2-core x86 CPU (torch
-2.13). Uniform chunks on a CPU draw from a compiled xoroshiro128++ loop
-(:mod:`initlab.initialize.fast_uniform`, about 1.3 to 1.8 ns per float32
-value, scaling included, against 6 ns for torch's ``uniform_``), and
-everything else from a ``torch.Generator`` (:func:`make_stream`), because
-torch's ``normal_`` (7.4 ns) beat NumPy's ``standard_normal`` (13 to 15 ns).
+2.13). Uniform and normal chunks on a CPU draw from compiled xoroshiro128++
+loops (:mod:`initlab.initialize.fast_draws`: about 1.3 to 1.8 ns per
+float32 uniform, scaling included, against 6 ns for torch's ``uniform_``,
+and 4.6 ns per normal against 7.4 ns for torch's ``normal_``), and
+everything else from a ``torch.Generator`` (:func:`make_stream`).
 
 Both are seeded from SHAKE-256 of the key. xoroshiro128++ takes 128 bits
 of state from it. Torch's CPU generator is
