@@ -165,15 +165,55 @@ class _Streams:
 
 def _compiled(tensor: torch.Tensor, d: dist.Uniform | dist.Normal, key: bytes) -> None:
     """Fill a contiguous CPU tensor from the compiled generator (half types through float32)."""
-    native = tensor.dtype in (torch.float32, torch.float64)
-    buffer = tensor if native else torch.empty(tensor.shape, dtype=torch.float32)
-    array = buffer.detach().view(-1).numpy()
+    if tensor.dtype not in (torch.float32, torch.float64):
+        _compiled_half(tensor, d, key)
+        return
+    array = tensor.detach().view(-1).numpy()
     if isinstance(d, dist.Uniform):
         fill_uniform(array, key, d.low, d.high)
     else:
         fill_normal(array, key, d.mean, d.std)
-    if not native:
+
+
+# Significand bits, the implicit one included.
+_SIGNIFICAND_BITS = {torch.float16: 11, torch.bfloat16: 8}
+
+
+def _compiled_half(
+    tensor: torch.Tensor, d: dist.Uniform | dist.Normal, key: bytes
+) -> None:
+    """Draw in float32 and cast, keeping a uniform inside ``[low, high)`` of the half type.
+
+    A float32 value just below ``high`` rounds up onto it in float16 or
+    bfloat16. As torch does for its half-type ``uniform_``, the uniform
+    keeps only as many random bits as the type has significand bits, and
+    values are then clamped into the type's part of ``[low, high)``.
+    """
+    buffer = torch.empty(tensor.shape, dtype=torch.float32)
+    array = buffer.view(-1).numpy()
+    if isinstance(d, dist.Normal):
+        fill_normal(array, key, d.mean, d.std)
         tensor.copy_(buffer)
+        return
+    fill_uniform(array, key, 0.0, 1.0)
+    steps = float(2 ** _SIGNIFICAND_BITS[tensor.dtype])
+    buffer.mul_(steps).floor_().div_(steps)
+    buffer.mul_(d.high - d.low).add_(d.low)
+    tensor.copy_(buffer)
+    if d.high > d.low:
+        tensor.clamp_(*_half_open_bounds(d.low, d.high, tensor.dtype))
+
+
+def _half_open_bounds(
+    low: float, high: float, dtype: torch.dtype
+) -> tuple[float, float]:
+    """Return the smallest value of ``dtype`` at or above ``low`` and the largest below ``high``."""
+    bounds = torch.tensor([low, high], dtype=torch.float64).to(dtype)
+    if bounds[0].item() < low:
+        bounds[0] = torch.nextafter(bounds[0], torch.tensor(math.inf, dtype=dtype))
+    if bounds[1].item() >= high:
+        bounds[1] = torch.nextafter(bounds[1], torch.tensor(-math.inf, dtype=dtype))
+    return bounds[0].item(), bounds[1].item()
 
 
 def _draw(
