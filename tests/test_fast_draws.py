@@ -36,7 +36,7 @@ def test_float32_values_follow_definition():
     for output in _reference_outputs(b"some key", 5):
         for bits in ((output & 0xFFFFFFFF) >> 8, output >> 40):
             scaled = np.float32(bits) * np.float32(2.0**-24) * np.float32(1.0)
-            expected.append(scaled + np.float32(-0.25))
+            expected.append(min(scaled + np.float32(-0.25), np.float32(0.75 - 2**-24)))
 
     assert np.array_equal(drawn, np.array(expected[:9], np.float32))
 
@@ -113,3 +113,56 @@ def test_normal_scales_by_mean_and_std():
     fill_normal(standard, b"scale", 0.0, 1.0)
     fill_normal(scaled, b"scale", 3.0, 0.5)
     assert np.array_equal(scaled, standard * 0.5 + 3.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniform_kernel_clamps_to_top(dtype):
+    # On [1, 2) the largest draw u = 1 - 2**-24 gives u + 1 == 2 after
+    # rounding, once in 2**24 values. A width of 1.5 with the same top makes
+    # a third of the values cross it, so the clamp shows on every run.
+    from initlab.initialize._draw_kernels import fill_float32, fill_float64
+
+    step = 2.0 ** -(24 if dtype == np.float32 else 53)
+    assert dtype(1.0 - step) + dtype(1.0) == dtype(2.0)
+
+    fill = fill_float32 if dtype == np.float32 else fill_float64
+    top = np.nextafter(dtype(2.0), dtype(0.0))
+    drawn = np.empty(1000, dtype)
+    s0, s1 = stream_state(b"clamp")
+    fill(drawn, s0, s1, dtype(1.0), dtype(1.5), top)
+
+    assert drawn.max() == top
+    assert (drawn == top).sum() > 250
+
+
+def test_overflowing_uniform_rejected_before_changes():
+    layer = nn.Linear(4, 3)
+    before = layer.weight.detach().clone()
+    with pytest.raises(Exception, match="beyond the largest torch.float32"):
+        initialize(layer, "uniform(a=-3e38, b=3e38)")
+    assert torch.equal(layer.weight.detach(), before)
+
+
+def test_huge_std_measured_in_float64():
+    record = initialize(nn.Linear(40, 30), "normal(std=1e30)")
+    assert record["weight"].measured_std == pytest.approx(1e30, rel=0.2)
+
+
+def test_non_float_shard_still_raises():
+    from initlab.initialize import initialize_shard
+
+    with pytest.raises(NotImplementedError, match="floating-point"):
+        initialize_shard(
+            "w", (4, 4), (slice(None),), "he_normal", seed=0, dtype=torch.uint8
+        )
+
+
+def test_compile_without_cache_folder_falls_back():
+    # Numba finds no cache folder for code without a source file, as for
+    # a read-only installation and home; the loop must still compile.
+    from initlab.initialize._draw_kernels import _compile
+
+    namespace: dict = {}
+    exec("def twice(x):\n    return 2 * x\n", namespace)
+
+    assert _compile(namespace["twice"])(21) == 42

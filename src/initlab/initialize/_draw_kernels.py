@@ -11,12 +11,23 @@ import math
 import numpy as np
 from numba import njit
 
+
+def _compile(function):
+    """Compile ``function`` without the GIL, caching the machine code where a folder allows."""
+    try:
+        return njit(nogil=True, cache=True)(function)
+    except RuntimeError:
+        # Numba found no writable cache folder (a read-only installation
+        # and home): compile in memory, once per process.
+        return njit(nogil=True)(function)
+
+
 _FLOAT32_STEP = np.float32(2.0**-24)
 _FLOAT64_STEP = np.float64(2.0**-53)
 _LOW_WORD = np.uint64(0xFFFFFFFF)
 
 
-@njit(nogil=True, cache=True)
+@_compile
 def next_output(s0, s1):
     """Return xoroshiro128++'s next 64-bit output and the new state."""
     total = s0 + s1
@@ -31,28 +42,32 @@ def next_output(s0, s1):
     return result, s0, s1
 
 
-@njit(nogil=True, cache=True)
-def fill_float32(out, s0, s1, low, width):
-    """Write ``k * 2**-24 * width + low`` into ``out``, two values per output."""
+@_compile
+def fill_float32(out, s0, s1, low, width, top):
+    """Write ``min(k * 2**-24 * width + low, top)`` into ``out``, two values per output.
+
+    ``top`` is the largest float32 below ``high``: the rounded sum can land
+    on ``high`` itself, about once in 2**24 values for some bounds.
+    """
     count = out.size
     for index in range(0, count, 2):
         result, s0, s1 = next_output(s0, s1)
         scaled = (
             np.float32((result & _LOW_WORD) >> np.uint64(8)) * _FLOAT32_STEP * width
         )
-        out[index] = scaled + low
+        out[index] = min(scaled + low, top)
         if index + 1 < count:
             scaled = np.float32(result >> np.uint64(40)) * _FLOAT32_STEP * width
-            out[index + 1] = scaled + low
+            out[index + 1] = min(scaled + low, top)
 
 
-@njit(nogil=True, cache=True)
-def fill_float64(out, s0, s1, low, width):
-    """Write ``k * 2**-53 * width + low`` into ``out``, one value per output."""
+@_compile
+def fill_float64(out, s0, s1, low, width, top):
+    """Write ``min(k * 2**-53 * width + low, top)`` into ``out``, one value per output."""
     for index in range(out.size):
         result, s0, s1 = next_output(s0, s1)
         scaled = np.float64(result >> np.uint64(11)) * _FLOAT64_STEP * width
-        out[index] = scaled + low
+        out[index] = min(scaled + low, top)
 
 
 def _ziggurat_tables(layers: int, right: float, area: float):
@@ -88,14 +103,14 @@ _LAYER_AREA = 9.91256303526217e-3
 _EDGES, _INSIDE, _HEIGHTS = _ziggurat_tables(128, _TAIL, _LAYER_AREA)
 
 
-@njit(nogil=True, cache=True)
+@_compile
 def _uniform53(s0, s1):
     result, s0, s1 = next_output(s0, s1)
     # Through int64: converting a uint64 to a float is a slow sequence on x86.
     return np.float64(np.int64(result >> np.uint64(11))) * _FLOAT64_STEP, s0, s1
 
 
-@njit(nogil=True, cache=True)
+@_compile
 def fill_normal(out, s0, s1, mean, std):
     """Write ``N(mean, std**2)`` values into ``out``, computed in float64, one output each.
 

@@ -59,8 +59,10 @@ class Moments:
 
     @property
     def std(self) -> float:
-        """Population std, NaN for no values."""
+        """Population std, NaN for no values or for values that overflowed."""
         if self.count == 0:
+            return math.nan
+        if math.isnan(self.squares):
             return math.nan
         return math.sqrt(max(0.0, self.squares / self.count))
 
@@ -84,13 +86,16 @@ def measure(values: torch.Tensor) -> Moments:
     squares = float(torch.linalg.vector_norm(values)) ** 2
     mean = total / count
     deviations = squares - total * mean
-    if deviations < 1e-3 * squares:
-        # Most of the sum of squares is the mean's, so the subtraction above
-        # kept few correct digits (N(10, 0.001) came out as std 0.005).
-        # Two passes in float64 are exact enough; such tensors are rare.
-        variance, centre = torch.var_mean(values.double(), correction=0)
-        return Moments(count, float(centre), float(variance) * count)
-    return Moments(count, mean, deviations)
+    if math.isfinite(deviations) and deviations >= 1e-3 * squares:
+        return Moments(count, mean, deviations)
+
+    # Either most of the sum of squares is the mean's, so the subtraction
+    # kept few correct digits (N(10, 0.001) came out as std 0.005), or the
+    # squares overflowed the tensor's dtype (std 1e30 in float32). Two
+    # passes in float64 cover both; such tensors are rare. Values that are
+    # themselves infinite give NaN, not 0.
+    variance, centre = torch.var_mean(values.double(), correction=0)
+    return Moments(count, float(centre), float(variance) * count)
 
 
 # Chunks with more values than this are measured on their first 2^16
@@ -175,6 +180,9 @@ def _compiled(tensor: torch.Tensor, d: dist.Uniform | dist.Normal, key: bytes) -
         fill_normal(array, key, d.mean, d.std)
 
 
+# Other dtypes go to torch, which raises for the ones it cannot fill.
+_COMPILED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
 # Significand bits, the implicit one included.
 _SIGNIFICAND_BITS = {torch.float16: 11, torch.bfloat16: 8}
 
@@ -220,7 +228,11 @@ def _draw(
     tensor: torch.Tensor, d: dist.Distribution, streams: _Streams, chunk: int
 ) -> None:
     """Draw one chunk, shaped and laid out as a fresh contiguous tensor."""
-    if isinstance(d, (dist.Uniform, dist.Normal)) and tensor.device.type == "cpu":
+    if (
+        isinstance(d, (dist.Uniform, dist.Normal))
+        and tensor.device.type == "cpu"
+        and tensor.dtype in _COMPILED_DTYPES
+    ):
         _compiled(tensor, d, streams.key(chunk))
     else:
         sample_distribution_(tensor, d, generator=streams.torch(chunk))

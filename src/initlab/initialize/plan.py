@@ -373,7 +373,30 @@ def _resolve(item: _Owned, assignment: Assignment) -> tuple[BlockPlan, ...]:
             "and float64, so give it a constant rule, or initialize in float32 and "
             "convert afterwards"
         )
+    _reject_overflow(item, blocks)
     return blocks
+
+
+def _reject_overflow(item: _Owned, blocks: Sequence[BlockPlan]) -> None:
+    """Raise ConfigError for a uniform or normal whose values would overflow the parameter's dtype."""
+    dtype = item.parameter.dtype
+    if dtype not in _RANDOM_DTYPES:
+        return
+    largest = torch.finfo(dtype).max
+    for block in blocks:
+        d = block.distribution
+        if isinstance(d, dist.Uniform):
+            reach = max(abs(d.low), abs(d.high), d.high - d.low)
+        elif isinstance(d, dist.Normal):
+            # Normal draws beyond 10 std have probability below 1e-22.
+            reach = abs(d.mean) + 10 * d.std
+        else:
+            continue
+        if not reach < largest:
+            raise ConfigError(
+                f"{item.names[0]!r} would get values of about {reach:.3g}, beyond the "
+                f"largest {dtype} ({largest:.3g}); use a smaller scale or a wider dtype"
+            )
 
 
 def combined_std(blocks: Sequence[BlockPlan]) -> float:
