@@ -157,3 +157,10 @@ def test_record_lookup_of_left_alone_gives_reason():
     record = initialize(nn.Linear(4, 3), "he_normal", bias=None)
     with pytest.raises(KeyError, match="'bias' was left alone: bias=None"):
         record["bias"]
+
+
+def test_target_std_of_huge_normal_in_float64():
+    # Squaring a std of 1e200 overflows a Python float; the record must
+    # still give the target instead of raising.
+    record = initialize(nn.Linear(4, 3).double(), "normal(std=1e200)")
+    assert record["weight"].target_std == pytest.approx(1e200)

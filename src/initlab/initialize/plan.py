@@ -401,18 +401,28 @@ def _reject_overflow(item: _Owned, blocks: Sequence[BlockPlan]) -> None:
 
 def combined_std(blocks: Sequence[BlockPlan]) -> float:
     """Return the std of all values of the blocks together (NaN if any block's std is unknown)."""
-    total = 0
-    first = second = 0.0
-    for block in blocks:
-        count = math.prod(block.shape)
-        mean, std = block.distribution.value_mean(), block.distribution.value_std()
-        total += count
-        first += count * mean
-        second += count * (std**2 + mean**2)
+    moments = [
+        (
+            math.prod(block.shape),
+            block.distribution.value_mean(),
+            block.distribution.value_std(),
+        )
+        for block in blocks
+    ]
+    total = sum(count for count, _, _ in moments)
     if total == 0:
         return math.nan
+    # Work in units of the largest magnitude, so that a std near 1e200 does
+    # not overflow when squared.
+    scale = max((abs(mean) + std for _, mean, std in moments), default=0.0)
+    if not scale > 0 or math.isinf(scale):
+        scale = 1.0
+    first = second = 0.0
+    for count, mean, std in moments:
+        first += count * (mean / scale)
+        second += count * ((std / scale) ** 2 + (mean / scale) ** 2)
     mean = first / total
-    return math.sqrt(max(0.0, second / total - mean**2))
+    return scale * math.sqrt(max(0.0, second / total - mean**2))
 
 
 # Stream keys pack the seed as a signed 64-bit integer.
