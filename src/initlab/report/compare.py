@@ -220,14 +220,20 @@ def make_plots(result: dict[str, Any], out_dir: Path) -> dict[str, tuple[Path, b
     return plots
 
 
+def _first_seed_probes(result: dict[str, Any]) -> list[tuple[str, list[dict]]]:
+    """Return each init's name and probe layers for the first seed, leaving out inits without a probe."""
+    found = []
+    for name, entry in result["inits"].items():
+        probe = entry["seeds"][0].get("probe")
+        if probe:
+            found.append((name, probe.get("layers", [])))
+    return found
+
+
 def _probe_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     columns: list[str] = ["init"]
     rows: list[list[str]] = []
-    for name, entry in result["inits"].items():
-        probe = entry["seeds"][0].get("probe")
-        if not probe:
-            continue
-        layers = probe.get("layers", [])
+    for name, layers in _first_seed_probes(result):
         if len(columns) == 1:
             columns += [
                 f"{layer.get('name', index)} ({layer.get('module_type', '')})"
@@ -241,18 +247,11 @@ def _weight_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Return each init's measured and target weight std per layer, for the first seed."""
     columns: list[str] = ["init"]
     rows: list[list[str]] = []
-    for name, entry in result["inits"].items():
-        probe = entry["seeds"][0].get("probe")
-        if not probe:
-            continue
-        layers = [
-            layer
-            for layer in probe.get("layers", [])
-            if layer.get("weight_std") is not None
-        ]
+    for name, layers in _first_seed_probes(result):
+        weighted = [layer for layer in layers if layer.get("weight_std") is not None]
         if len(columns) == 1:
-            columns += [str(layer.get("name", "")) for layer in layers]
-        rows.append([name] + [_std_pair(layer) for layer in layers])
+            columns += [str(layer.get("name", "")) for layer in weighted]
+        rows.append([name] + [_std_pair(layer) for layer in weighted])
     return columns, rows
 
 
