@@ -253,17 +253,23 @@ def fill_truncated_normal_(
         _write(tensor, values)
 
         if tensor.dtype in _HALF_TYPES:
-            tensor.clamp_(*_inward_bounds(d.low, d.high, tensor.dtype))
+            tensor.clamp_(*inward_bounds(d.low, d.high, tensor.dtype))
         return tensor
 
 
-def _inward_bounds(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]:
-    """Return the smallest and largest values of ``dtype`` inside ``[low, high]``."""
+def inward_bounds(
+    low: float, high: float, dtype: torch.dtype, *, include_high: bool = True
+) -> tuple[float, float]:
+    """Return the smallest value of ``dtype`` at or above ``low`` and the largest at or below ``high``.
+
+    With ``include_high=False`` the largest value is strictly below ``high``.
+    """
     bounds = torch.tensor([low, high], dtype=torch.float64).to(dtype)
     inf = torch.tensor(math.inf, dtype=dtype)
     if bounds[0].item() < low:
         bounds[0] = torch.nextafter(bounds[0], inf)
-    if bounds[1].item() > high:
+    top = bounds[1].item()
+    if top > high or (top == high and not include_high):
         bounds[1] = torch.nextafter(bounds[1], -inf)
     return bounds[0].item(), bounds[1].item()
 

@@ -22,7 +22,7 @@ from functools import partial
 import torch
 
 from initlab import distributions as dist
-from initlab.backends.torch import sample_distribution_
+from initlab.backends.torch import inward_bounds, sample_distribution_
 from initlab.errors import ConfigError
 from initlab.initialize.fast_draws import fill_normal, fill_uniform
 from initlab.initialize.plan import BlockPlan, ParameterPlan
@@ -209,19 +209,7 @@ def _compiled_half(
     buffer.mul_(d.high - d.low).add_(d.low)
     tensor.copy_(buffer)
     if d.high > d.low:
-        tensor.clamp_(*_half_open_bounds(d.low, d.high, tensor.dtype))
-
-
-def _half_open_bounds(
-    low: float, high: float, dtype: torch.dtype
-) -> tuple[float, float]:
-    """Return the smallest value of ``dtype`` at or above ``low`` and the largest below ``high``."""
-    bounds = torch.tensor([low, high], dtype=torch.float64).to(dtype)
-    if bounds[0].item() < low:
-        bounds[0] = torch.nextafter(bounds[0], torch.tensor(math.inf, dtype=dtype))
-    if bounds[1].item() >= high:
-        bounds[1] = torch.nextafter(bounds[1], torch.tensor(-math.inf, dtype=dtype))
-    return bounds[0].item(), bounds[1].item()
+        tensor.clamp_(*inward_bounds(d.low, d.high, tensor.dtype, include_high=False))
 
 
 def _draw(

@@ -16,11 +16,11 @@ precision, and lowered to the largest value below ``high`` in the rare
 case that the sum rounds up onto ``high``. No fused multiply-add joins the two roundings, so the values do
 not depend on the CPU's instruction set.
 
-Normal values come from Marsaglia and Tsang's ziggurat with 128 layers,
-one 64-bit output per value (more in the rare wedge and tail cases),
-computed in float64 and rounded to float32 or float64: about 4.6
-ns per value against 7.4 ns for torch's ``normal_``, which spends most of
-its time in a Mersenne Twister.
+Normal values come from Marsaglia and Tsang's ziggurat with 128 layers.
+Each value takes one 64-bit output, and more only in the rare wedge and
+tail cases. It is computed in float64 and rounded to float32 or float64.
+That took about 4.6 ns per value against 7.4 ns for torch's ``normal_``,
+which spends most of its time in a Mersenne Twister.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def _target_device(device: torch.device | str) -> torch.device:
         ) from None
     if parsed.type == "meta":
         raise ConfigError(
-            "invalid device 'meta': materialize needs a device that holds values; "
+            "invalid device 'meta': meta tensors have no storage to fill; "
             "use 'cpu' or 'cuda'"
         )
     return parsed

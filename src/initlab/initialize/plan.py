@@ -429,16 +429,26 @@ def combined_std(blocks: Sequence[BlockPlan]) -> float:
 SEED_LIMIT = 2**63
 
 
+def as_integer(value: object) -> int | None:
+    """Return ``value`` as an int if it is an integer (NumPy's too), else None.
+
+    bool is an int subclass, but True as a size, bound or seed is a bug.
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def check_seed(seed: object) -> int:
     """Return ``seed`` as an int, accepting any integer type (NumPy's included).
 
     Raises:
         ConfigError: for a bool, a non-integer, or a seed outside ``[0, 2**63)``.
     """
-    try:
-        value = None if isinstance(seed, bool) else operator.index(seed)
-    except TypeError:
-        value = None
+    value = as_integer(seed)
     if value is None or not 0 <= value < SEED_LIMIT:
         raise ConfigError(
             f"seed must be a non-negative integer below 2**63, got seed={seed!r}"

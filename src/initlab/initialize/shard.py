@@ -12,7 +12,6 @@ costs a full draw but only the slice's memory plus one chunk per thread).
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from numbers import Real
 
@@ -25,6 +24,7 @@ from initlab.initialize.execute import parameter_tasks, resolve_threads, run_tas
 from initlab.initialize.layer_fans import Geometry, batch_blocks, row_blocks, whole
 from initlab.initialize.plan import (
     ParameterPlan,
+    as_integer,
     check_seed,
     combined_std,
     resolve_blocks,
@@ -33,21 +33,8 @@ from initlab.initialize.rules import Rule, as_rule
 from initlab.schemes import Scheme
 
 
-def _as_integer(value: object) -> int | None:
-    """Return ``value`` as an int if it is an integer (NumPy's too), else None.
-
-    bool is an int subclass, but True as a size, bound or seed is a bug.
-    """
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
-
-
 def _check_blocks(blocks: object) -> int:
-    value = _as_integer(blocks)
+    value = as_integer(blocks)
     if value is None or value < 1:
         raise ConfigError(f"blocks must be a positive integer, got blocks={blocks!r}")
     return value
@@ -55,7 +42,7 @@ def _check_blocks(blocks: object) -> int:
 
 def _check_groups(groups: object) -> int:
     # ShapeError, the type compute_fans raises for the same value.
-    value = _as_integer(groups)
+    value = as_integer(groups)
     if value is None or value < 1:
         raise ShapeError(f"groups must be a positive integer, got groups={groups!r}")
     return value
@@ -156,7 +143,7 @@ def _check_shape(full_shape: object) -> tuple[int, ...]:
     if isinstance(full_shape, (str, bytes)):
         raise ShapeError(message)
     try:
-        sizes = tuple(_as_integer(size) for size in full_shape)
+        sizes = tuple(as_integer(size) for size in full_shape)
     except TypeError:
         raise ShapeError(message) from None
     if any(size is None or size < 0 for size in sizes):
@@ -168,7 +155,7 @@ def _check_bound(piece: slice, axis: int, field: str) -> int | None:
     value = getattr(piece, field)
     if value is None:
         return None
-    bound = _as_integer(value)
+    bound = as_integer(value)
     if bound is None:
         raise ShapeError(
             f"shard_slices[{axis}].{field} is {value!r}: slice bounds must be "
